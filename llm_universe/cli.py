@@ -1,0 +1,209 @@
+"""Command line: `python -m llm_universe kb|ingest|remove|ask|serve`.
+
+Every command accepts `--json` for machine-readable output. Exit codes: 0 success, 1 user error
+(with a readable message on stderr), 2 usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from llm_universe.config import Settings
+from llm_universe.errors import LLMUniverseError
+from llm_universe.i18n import normalize_language
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with all sub-commands."""
+    parser = argparse.ArgumentParser(prog="python -m llm_universe", description="LLM Universe knowledge-base assistant")
+    parser.add_argument("--data-dir", help="data root (default: $LLM_UNIVERSE_DATA_DIR or ./data_base)")
+    parser.add_argument("--lang", choices=["zh", "en"], help="language of messages (default: zh)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    kb = commands.add_parser("kb", help="manage knowledge bases").add_subparsers(dest="kb_command", required=True)
+    for name, help_text in [("create", "create a knowledge base"), ("delete", "delete a knowledge base"),
+                            ("files", "list the files of a knowledge base")]:
+        sub = kb.add_parser(name, help=help_text)
+        sub.add_argument("name", help="knowledge base name (any Unicode text)")
+        _add_json(sub)
+    _add_json(kb.add_parser("list", help="list knowledge bases"))
+
+    ingest = commands.add_parser("ingest", help="add or update files and folders in a knowledge base")
+    ingest.add_argument("paths", nargs="+", help="files or folders")
+    ingest.add_argument("--kb", required=True, help="knowledge base name (created if missing)")
+    _add_json(ingest)
+
+    remove = commands.add_parser("remove", help="remove a file from a knowledge base")
+    remove.add_argument("file_name", help="file name as listed by `kb files`")
+    remove.add_argument("--kb", required=True, help="knowledge base name")
+    _add_json(remove)
+
+    ask = commands.add_parser("ask", help="ask a question")
+    ask.add_argument("question")
+    ask.add_argument("--kb", action="append", required=True, help="knowledge base name (repeat for several)")
+    ask.add_argument("--provider", help="LLM provider id: none, openai (default: from the environment)")
+    ask.add_argument("--model", help="model name for the provider")
+    ask.add_argument("-k", "--top-k", type=int, help="number of sources to retrieve (default 5)")
+    _add_json(ask)
+
+    serve = commands.add_parser("serve", help="start the web UI (same as python app.py)")
+    add_serve_arguments(serve)
+    return parser
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --host and --port, shared by `serve` and app.py."""
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (default 7860)")
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the exit code."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    load_env_file()
+    lang = normalize_language(args.lang)
+    try:
+        settings = Settings.from_env(data_dir=args.data_dir, language=lang, top_k=getattr(args, "top_k", None),
+                                     host=getattr(args, "host", None), port=getattr(args, "port", None))
+        return COMMANDS[args.command](args, settings)
+    except LLMUniverseError as error:
+        _print_error(error.message(lang), args)
+        return 1
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Send log lines to stderr; info by default, debug with --verbose."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "chromadb", "jieba", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load_env_file() -> None:
+    """Load `.env` from the working directory into the environment (existing variables win)."""
+    from dotenv import load_dotenv
+
+    load_dotenv(override=False)
+
+
+def _print_error(message: str, args: argparse.Namespace) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message}, ensure_ascii=False))
+    print(message, file=sys.stderr)
+
+
+def _emit(args: argparse.Namespace, payload: object, text: str) -> int:
+    print(json.dumps(payload, ensure_ascii=False, indent=2) if args.json else text)
+    return 0
+
+
+def _assistant(settings: Settings):
+    from llm_universe.service import Assistant
+
+    return Assistant(settings)
+
+
+def run_kb(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `kb create|list|delete|files`."""
+    manager = _assistant(settings).knowledge_bases
+    if args.kb_command == "create":
+        kb = manager.create(args.name)
+        return _emit(args, _kb_dict(manager, kb), f"created {kb.name}")
+    if args.kb_command == "delete":
+        manager.delete(args.name)
+        return _emit(args, {"deleted": args.name}, f"deleted {args.name}")
+    if args.kb_command == "files":
+        files = manager.files(args.name)
+        lines = [f"{f['name']}\t{f['status']}\t{f['chunk_count']} chunks" for f in files]
+        return _emit(args, files, "\n".join(lines) or "(no files)")
+    kbs = [_kb_dict(manager, kb) for kb in manager.list()]
+    lines = [f"{kb['name']}\t{kb['files']} files\t{kb['chunks']} chunks\t{kb['embedding_model']}" for kb in kbs]
+    return _emit(args, kbs, "\n".join(lines) or "(no knowledge bases)")
+
+
+def _kb_dict(manager, kb) -> dict:
+    return {"name": kb.name, "id": kb.id, "embedding_provider": kb.embedding_provider,
+            "embedding_model": kb.embedding_model, "embedding_dimension": kb.embedding_dimension,
+            "chunk_size": kb.chunk_size, "chunk_overlap": kb.chunk_overlap,
+            "updated_at": kb.updated_at, **manager.stats(kb)}
+
+
+def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `ingest PATH... --kb NAME`, creating the knowledge base when it does not exist."""
+    manager = _assistant(settings).knowledge_bases
+    if manager.find(args.kb) is None:
+        manager.create(args.kb)
+    report = manager.ingest(args.paths, args.kb, progress=_progress_printer())
+    lines = [f"added: {len(report.added)}, updated: {len(report.updated)}, unchanged: {len(report.unchanged)}, "
+             f"failed: {len(report.failed)}, chunks: {report.chunks}"]
+    lines += [f"failed {item['name']}: {item['error']}" for item in report.failed]
+    _emit(args, report.to_dict(), "\n".join(lines))
+    return 0
+
+
+def _progress_printer() -> Callable[[str, str, int, int], None]:
+    def show(stage: str, name: str, done: int, total: int) -> None:
+        if stage in {"done", "failed"}:
+            print(f"[{done}/{total}] {stage}: {name}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def run_remove(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `remove FILE --kb NAME`."""
+    removed = _assistant(settings).knowledge_bases.remove(args.file_name, args.kb)
+    return _emit(args, {"removed": args.file_name, "chunks": removed}, f"removed {args.file_name} ({removed} chunks)")
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `ask QUESTION --kb NAME`; streams text to stdout unless --json."""
+    from llm_universe.chains.qa import AnswerResult
+
+    result = None
+    for event in _assistant(settings).ask(args.question, args.kb, provider=args.provider, model=args.model,
+                                          lang=settings.language):
+        if isinstance(event, AnswerResult):
+            result = event
+        elif not args.json:
+            print(event, end="", flush=True)
+    assert result is not None
+    if args.json:
+        print(json.dumps(result.to_dict(settings.language), ensure_ascii=False, indent=2))
+    else:
+        print()
+        for source in result.sources:
+            page = f" p.{source.page}" if source.page else ""
+            print(f"[{source.index}] {source.source}{page} ({source.score:.3f})")
+    if result.error is not None:
+        print(result.error.message(settings.language), file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `serve`: start the web UI."""
+    from llm_universe.web.app import launch
+
+    launch(settings)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "kb": run_kb,
+    "ingest": run_ingest,
+    "remove": run_remove,
+    "ask": run_ask,
+    "serve": run_serve,
+}

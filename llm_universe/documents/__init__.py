@@ -1,0 +1,13 @@
+"""Turn files into LangChain Documents and split them into chunks for embedding."""
+
+from llm_universe.documents.loaders import SUPPORTED_EXTENSIONS, load_document, load_documents, read_text_file
+from llm_universe.documents.splitter import ChineseTextSplitter, split_documents
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "ChineseTextSplitter",
+    "load_document",
+    "load_documents",
+    "read_text_file",
+    "split_documents",
+]

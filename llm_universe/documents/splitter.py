@@ -1,0 +1,315 @@
+"""Split Chinese and mixed Chinese-English text into chunks of at most `chunk_size` characters.
+
+The text is first cut into sections at Markdown headings (outside fenced code blocks). Each section is
+split on its own, so chunks never mix two sections and overlap stays inside one section. Inside a
+section the splitter prefers, in this order: blank lines, line breaks, sentence ends, clause
+punctuation, whitespace, and as a last resort a cut inside a word. A cut is always placed after
+punctuation, so sentence-ending marks (。！？；… and their half-width forms) and the closing quotes or
+brackets right after them stay with their sentence. The heading lines of a section stay at the top
+of its first chunk, together with the start of the first paragraph.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from langchain_core.documents import Document
+from langchain_text_splitters import TextSplitter
+
+from llm_universe.errors import InvalidChunkSetting
+
+logger = logging.getLogger(__name__)
+
+# Marks that may follow a sentence end and still belong to that sentence, as in 。」 or ！” or ?).
+_CLOSING = re.escape("」』”’\"'）)］]】》〉〕｝}〗")
+_CJK = "\u3400-\u9fff\uf900-\ufaff"
+
+# Characters that never start a chunk or a piece: sentence and clause punctuation, and closing
+# brackets or quotes. Chinese typesetting forbids them at the start of a line for the same reason.
+_NO_LEADING = frozenset("。！？；…⋯．｡‼⁇⁈⁉，、：︰」』”’）］】》〉〕｝〗")
+# Half-width marks are only kept with the text before them when they touch it, because "!" at the
+# start of a word is usually something else (a Markdown image, a shell command).
+_NO_LEADING_ATTACHED = frozenset("!?;,:")
+
+_SENTENCE_END = (
+    rf"(?:[。！？；…⋯．｡‼⁇⁈⁉]+[{_CLOSING}]*"
+    rf"|[.!?;]+[{_CLOSING}]*(?=\s|$)"
+    rf"|[!?;]+[{_CLOSING}]*(?=[{_CJK}]))"
+)
+_CLAUSE_END = r"(?:[，、：︰]+|[,:]+(?=\s))"
+
+# Split points, strongest first: a piece ends where a match ends.
+_SEPARATORS = (
+    re.compile(r"\n[ \t\u3000]*\n\s*"),
+    re.compile(r"\n\s*"),
+    re.compile(_SENTENCE_END + r"\s*"),
+    re.compile(_CLAUSE_END + r"\s*"),
+    re.compile(r"\s+"),
+)
+# Where an overlap may start, best first: the start of a line, of a sentence, of a clause, of a word.
+_OVERLAP_STARTS = _SEPARATORS[1:]
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+# File types whose text has no Markdown structure, so a line starting with "#" is plain text there
+# (a shell comment in a PDF, a CSV row).
+_PLAIN_TEXT_TYPES = frozenset({"pdf", "csv"})
+
+
+@dataclass
+class _Section:
+    """A run of text under one heading path."""
+
+    headings: str
+    heading_text: str  # heading lines at the top of the section and the blank lines after them
+    body: str
+
+
+class ChineseTextSplitter(TextSplitter):
+    """Split text into chunks of at most `chunk_size` characters, keeping sentences and headings whole.
+
+    `chunk_size` and `chunk_overlap` are counted in characters (`len()`). Overlap is taken from the
+    end of the previous chunk of the same section, starting after a punctuation mark or whitespace.
+    """
+
+    def __init__(self, chunk_size: int = 500, chunk_overlap: int = 50) -> None:
+        """Check the sizes and create the splitter.
+
+        Raises InvalidChunkSetting, a ValueError, unless chunk_size > 0 and
+        0 <= chunk_overlap < chunk_size.
+        """
+        _validate_sizes(chunk_size, chunk_overlap)
+        super().__init__(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+
+    def split_text(self, text: str) -> list[str]:
+        """Split `text`, read as Markdown, into chunks."""
+        return [chunk for _, chunk in self._split(text, markdown=True)]
+
+    def split_documents(self, documents: Iterable[Document]) -> list[Document]:
+        """Split Documents into chunk Documents that keep the metadata of their input.
+
+        Adds `headings`, the Markdown heading path of the chunk ("第一章 总则 > 第三条", or "" outside
+        any heading), and `chunk_index`, counted from 0 per `source` across all its pages. Headings
+        are not read from PDF and CSV text, where "#" at a line start is not Markdown.
+        """
+        documents = list(documents)
+        chunks: list[Document] = []
+        next_index: dict[object, int] = {}
+        for document in documents:
+            source = document.metadata.get("source")
+            markdown = document.metadata.get("file_type") not in _PLAIN_TEXT_TYPES
+            for headings, text in self._split(document.page_content, markdown):
+                index = next_index.get(source, 0)
+                next_index[source] = index + 1
+                metadata = {**document.metadata, "headings": headings, "chunk_index": index}
+                chunks.append(Document(page_content=text, metadata=metadata))
+
+        logger.debug("Split %d documents into %d chunks", len(documents), len(chunks))
+        return chunks
+
+    def _split(self, text: str, markdown: bool) -> Iterator[tuple[str, str]]:
+        """Yield (heading path, chunk) pairs for `text`."""
+        sections = _parse_sections(text) if markdown else [_Section("", "", text)]
+        for section in sections:
+            for chunk in self._split_section(section):
+                yield section.headings, chunk
+
+    def _split_section(self, section: _Section) -> list[str]:
+        units = _split_units(section.body, self._chunk_size)
+        if section.heading_text.strip():
+            units = self._attach_heading(section.heading_text, units)
+        return self._merge(units)
+
+    def _attach_heading(self, heading_text: str, units: list[str]) -> list[str]:
+        """Glue the heading lines to the start of the first paragraph, so no chunk ends with a heading."""
+        if not units:
+            # NOTE: a heading at the end of the text, with nothing under it, becomes a chunk of its own.
+            return [heading_text]
+
+        budget = self._chunk_size - len(heading_text)
+        if len(units[0]) <= budget:
+            return [heading_text + units[0], *units[1:]]
+        if budget <= 0:
+            # NOTE: headings longer than chunk_size are cut like any text, so a chunk may end inside them.
+            return [*_hard_split(heading_text + units[0], self._chunk_size), *units[1:]]
+
+        first = _split_units(units[0], budget)
+        return [heading_text + first[0], *first[1:], *units[1:]]
+
+    def _merge(self, units: list[str]) -> list[str]:
+        """Join consecutive units into chunks of at most chunk_size, with overlap between them."""
+        chunks: list[str] = []
+        current = ""
+        for unit in units:
+            if current.strip() and len(current) + len(unit) > self._chunk_size:
+                chunks.append(current)
+                current = self._overlap(current, self._chunk_size - len(unit))
+            current += unit
+        chunks.append(current)
+
+        return [chunk.strip() for chunk in chunks if chunk.strip()]
+
+    def _overlap(self, chunk: str, budget: int) -> str:
+        """Return the end of `chunk` to repeat at the start of the next chunk, at most `budget` long."""
+        size = min(self._chunk_overlap, budget)
+        if size <= 0:
+            return ""
+
+        start = len(chunk) - size
+        for separator in _OVERLAP_STARTS:
+            boundary = _first_split_after(chunk, separator, start)
+            if boundary is not None:
+                return chunk[boundary:].lstrip()
+
+        # No punctuation or whitespace near the end (a long unpunctuated CJK run): cut by characters.
+        while start < len(chunk) and not _can_split_at(chunk, start):
+            start += 1
+        return chunk[start:].lstrip()
+
+
+def split_documents(documents: Iterable[Document], chunk_size: int = 500, chunk_overlap: int = 50) -> list[Document]:
+    """Split Documents with a ChineseTextSplitter; see ChineseTextSplitter.split_documents."""
+    return ChineseTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap).split_documents(documents)
+
+
+def _validate_sizes(chunk_size: int, chunk_overlap: int) -> None:
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size <= 0:
+        raise InvalidChunkSetting("error.chunk_size_invalid", value=chunk_size)
+    valid_overlap = isinstance(chunk_overlap, int) and not isinstance(chunk_overlap, bool)
+    if not valid_overlap or not 0 <= chunk_overlap < chunk_size:
+        raise InvalidChunkSetting("error.chunk_overlap_invalid", value=chunk_overlap, chunk_size=chunk_size)
+
+
+def _parse_sections(text: str) -> list[_Section]:
+    """Cut Markdown text into sections at ATX headings ("# ..."), skipping fenced code blocks.
+
+    Consecutive headings with no text between them form one section under the deepest heading.
+    """
+    sections: list[_Section] = []
+    path: list[tuple[int, str]] = []
+    heading_lines: list[str] = []
+    body_lines: list[str] = []
+    fence = None
+
+    for line in text.splitlines(keepends=True):
+        fence, in_code = _track_fence(fence, line)
+        heading = None if in_code else _parse_heading(line)
+        if heading is None:
+            target = body_lines if body_lines or line.strip() else heading_lines
+            target.append(line)
+            continue
+
+        if body_lines:
+            sections.append(_make_section(path, heading_lines, body_lines))
+            heading_lines, body_lines = [], []
+        path = [(level, title) for level, title in path if level < heading[0]] + [heading]
+        heading_lines.append(line)
+
+    sections.append(_make_section(path, heading_lines, body_lines))
+    return [section for section in sections if (section.heading_text + section.body).strip()]
+
+
+def _make_section(path: list[tuple[int, str]], heading_lines: list[str], body_lines: list[str]) -> _Section:
+    headings = " > ".join(title for _, title in path)
+    return _Section(headings, "".join(heading_lines), "".join(body_lines))
+
+
+def _track_fence(fence: str | None, line: str) -> tuple[str | None, bool]:
+    """Return the open code fence after `line`, and whether `line` belongs to a code block.
+
+    Fences may be indented, because MkDocs nests them inside admonitions. A fence closes on a line
+    with only the same character, repeated at least as often as in the opening fence.
+    """
+    match = _FENCE.match(line)
+    if fence is None:
+        return (match.group(1), True) if match else (None, False)
+
+    closes = match is not None and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence)
+    if closes and not line[match.end():].strip():
+        return None, True
+    return fence, True
+
+
+def _parse_heading(line: str) -> tuple[int, str] | None:
+    """Return (level, title) for an ATX heading line, with links reduced to their text."""
+    match = _HEADING.match(line.rstrip("\r\n"))
+    if match is None:
+        return None
+
+    title = " ".join(_LINK.sub(r"\1", match.group(2)).split())
+    return (len(match.group(1)), title) if title else None
+
+
+def _split_units(text: str, limit: int, level: int = 0) -> list[str]:
+    """Cut `text` into pieces of at most `limit` characters at the strongest separator that works.
+
+    Joining the pieces gives back `text` exactly: each separator stays at the end of its piece.
+    """
+    if len(text) <= limit:
+        return [text] if text else []
+    if level == len(_SEPARATORS):
+        return _hard_split(text, limit)
+
+    units: list[str] = []
+    for piece in _split_after(text, _SEPARATORS[level]):
+        units.extend(_split_units(piece, limit, level + 1))
+    return units
+
+
+def _split_after(text: str, separator: re.Pattern[str]) -> list[str]:
+    pieces: list[str] = []
+    start = 0
+    for match in separator.finditer(text):
+        end = match.end()
+        if start < end < len(text) and _can_split_at(text, end):
+            pieces.append(text[start:end])
+            start = end
+    pieces.append(text[start:])
+    return pieces
+
+
+def _first_split_after(text: str, separator: re.Pattern[str], start: int) -> int | None:
+    """Return the first split point at or after `start` and before the end of `text`, if any."""
+    # Start matching a little earlier, so a separator that straddles `start` is still found.
+    for match in separator.finditer(text, max(0, start - 8)):
+        end = match.end()
+        if start <= end < len(text) and _can_split_at(text, end):
+            return end
+    return None
+
+
+def _hard_split(text: str, limit: int) -> list[str]:
+    """Cut `text` into pieces of at most `limit` characters, moving each cut before any punctuation."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = limit
+        while cut > 0 and not _can_split_at(text, cut):
+            cut -= 1
+        if cut == 0:
+            cut = limit  # the whole window is punctuation, so no better cut exists
+        pieces.append(text[:cut])
+        text = text[cut:]
+    pieces.append(text)
+    return pieces
+
+
+def _can_split_at(text: str, index: int) -> bool:
+    """Return whether a chunk may start at `text[index]`, judged by its first non-whitespace character.
+
+    Chunks are stripped, so whitespace at the cut must not hide the mark behind it.
+    """
+    start = index
+    while start < len(text) and text[start].isspace():
+        start += 1
+    if start == len(text):
+        return True
+
+    char = text[start]
+    if char in _NO_LEADING:
+        return False
+    return not (char in _NO_LEADING_ATTACHED and start > 0 and not text[start - 1].isspace())

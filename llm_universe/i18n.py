@@ -1,0 +1,436 @@
+"""The message catalog: every user-facing string, in Simplified Chinese and English.
+
+Code refers to messages by key and calls `translate(key, lang, **params)`. Keys are grouped by
+prefix: `error.*` for typed errors, `ui.*` for the web interface, `cli.*` for the command line,
+`answer.*` for text placed inside answers.
+"""
+
+from __future__ import annotations
+
+DEFAULT_LANGUAGE = "zh"
+LANGUAGES = ("zh", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # Errors raised by the core (see llm_universe/errors.py).
+    "error.generic": {
+        "zh": "操作失败：{detail}",
+        "en": "The operation failed: {detail}",
+    },
+    "error.internal": {
+        "zh": "发生内部错误，详情已写入日志。请重试；若问题持续，请反馈日志内容。",
+        "en": "An internal error occurred and was logged. Try again; if it persists, report the log.",
+    },
+    "error.unsupported_file_type": {
+        "zh": "不支持的文件类型「{suffix}」：{name}。支持的类型：{supported}。",
+        "en": "Unsupported file type '{suffix}': {name}. Supported types: {supported}.",
+    },
+    "error.file_not_found": {
+        "zh": "找不到文件：{path}。请检查路径是否正确。",
+        "en": "File not found: {path}. Check the path.",
+    },
+    "error.file_unreadable": {
+        "zh": "无法读取文件 {name}：{reason}。请确认文件未损坏后重新上传。",
+        "en": "Could not read {name}: {reason}. Check that the file is not damaged and upload it again.",
+    },
+    "error.file_empty": {
+        "zh": "文件 {name} 中没有可提取的文字（可能是空文件或纯图片）。",
+        "en": "{name} contains no extractable text (it may be empty or image-only).",
+    },
+    "error.encoding": {
+        "zh": "无法识别文件 {name} 的编码（已尝试 UTF-8、GB18030）。请另存为 UTF-8 后重新上传。",
+        "en": "Could not detect the encoding of {name} (tried UTF-8 and GB18030). Save it as UTF-8 and upload it again.",
+    },
+    "error.kb_not_found": {
+        "zh": "知识库「{name}」不存在。可用的知识库：{available}。",
+        "en": "Knowledge base '{name}' not found. Available: {available}.",
+    },
+    "error.kb_exists": {
+        "zh": "知识库「{name}」已存在，请换一个名称。",
+        "en": "Knowledge base '{name}' already exists. Choose another name.",
+    },
+    "error.kb_name_empty": {
+        "zh": "知识库名称不能为空，请输入名称。",
+        "en": "The knowledge base name is empty. Enter a name.",
+    },
+    "error.kb_name_too_long": {
+        "zh": "知识库名称不能超过 {max} 个字符，请缩短名称。",
+        "en": "The knowledge base name is longer than {max} characters. Use a shorter name.",
+    },
+    "error.kb_name_control": {
+        "zh": "知识库名称不能包含换行或控制字符。",
+        "en": "The knowledge base name contains a line break or control character.",
+    },
+    "error.file_not_in_kb": {
+        "zh": "知识库「{kb}」中没有文件「{name}」。用 `kb files {kb}` 查看已有文件。",
+        "en": "Knowledge base '{kb}' has no file named '{name}'. Run `kb files {kb}` to list its files.",
+    },
+    "error.embedding_mismatch": {
+        "zh": "知识库「{kb}」是用嵌入模型 {kb_model}（{kb_dim} 维）建立的，当前配置的是 {model}（{dim} 维）。"
+        "请把 LLM_UNIVERSE_EMBEDDING 改回 {kb_provider}，或用新模型重建该知识库。",
+        "en": "Knowledge base '{kb}' was built with embedding model {kb_model} ({kb_dim} dimensions), but "
+        "{model} ({dim} dimensions) is configured. Set LLM_UNIVERSE_EMBEDDING back to {kb_provider}, or rebuild "
+        "the knowledge base with the new model.",
+    },
+    "error.unknown_embedding": {
+        "zh": "未知的嵌入模型「{name}」。可选：{valid}。",
+        "en": "Unknown embedding provider '{name}'. Valid: {valid}.",
+    },
+    "error.unknown_provider": {
+        "zh": "未知的模型服务「{name}」。可选：{valid}。",
+        "en": "Unknown LLM provider '{name}'. Valid: {valid}.",
+    },
+    "error.provider_missing_key": {
+        "zh": "{provider} 未配置密钥。请在 .env 中设置 {variable}，或在界面的密钥输入框中填写。",
+        "en": "{provider} has no API key. Set {variable} in .env, or enter a key in the UI.",
+    },
+    "error.provider_auth": {
+        "zh": "{provider} 拒绝了密钥（HTTP {status}）。请检查 {variable} 是否正确、是否过期。",
+        "en": "{provider} rejected the API key (HTTP {status}). Check that {variable} is correct and not expired.",
+    },
+    "error.provider_not_found": {
+        "zh": "{provider} 找不到模型「{model}」或接口地址错误（HTTP 404）。请检查 {base_url_variable} 与模型名。",
+        "en": "{provider} could not find model '{model}' or the base URL is wrong (HTTP 404). Check "
+        "{base_url_variable} and the model name.",
+    },
+    "error.provider_rate_limit": {
+        "zh": "{provider} 返回请求过多或额度不足（HTTP 429）。请稍后再试，或检查账户余额。",
+        "en": "{provider} reported too many requests or an exhausted quota (HTTP 429). Try again later or check "
+        "your account balance.",
+    },
+    "error.provider_timeout": {
+        "zh": "{provider} 在 {seconds} 秒内没有响应。请稍后重试，或检查网络与 {base_url_variable}。",
+        "en": "{provider} did not respond within {seconds} seconds. Try again, or check the network and "
+        "{base_url_variable}.",
+    },
+    "error.provider_connection": {
+        "zh": "无法连接到 {provider}（{base_url}）。请检查网络、代理与 {base_url_variable}。",
+        "en": "Could not connect to {provider} ({base_url}). Check the network, proxy and {base_url_variable}.",
+    },
+    "error.provider_server": {
+        "zh": "{provider} 服务端出错（HTTP {status}）。请稍后重试。",
+        "en": "{provider} returned a server error (HTTP {status}). Try again later.",
+    },
+    "error.provider_bad_response": {
+        "zh": "{provider} 返回了无法解析的响应。请检查 {base_url_variable} 是否指向 OpenAI 兼容接口。",
+        "en": "{provider} returned a response that could not be parsed. Check that {base_url_variable} points to "
+        "an OpenAI-compatible API.",
+    },
+    "error.provider_stream_cut": {
+        "zh": "{provider} 的回答在中途中断，已保留已生成的部分并标记为不完整。请重试。",
+        "en": "The answer from {provider} stopped midway. The partial answer was kept and marked incomplete. Try again.",
+    },
+    "error.empty_question": {
+        "zh": "问题不能为空。",
+        "en": "The question is empty.",
+    },
+    "error.no_kb_selected": {
+        "zh": "请先选择至少一个知识库。",
+        "en": "Select at least one knowledge base first.",
+    },
+    "error.no_files": {
+        "zh": "请先选择要上传的文件。",
+        "en": "Choose files to upload first.",
+    },
+    "error.conversation_not_found": {
+        "zh": "找不到该对话，可能已被删除。",
+        "en": "Conversation not found; it may have been deleted.",
+    },
+    "error.invalid_setting": {
+        "zh": "配置项 {name} 的值无效：{value}（{reason}）。",
+        "en": "Invalid value for {name}: {value} ({reason}).",
+    },
+    "error.data_dir_unwritable": {
+        "zh": "数据目录不可写：{path}。请设置 LLM_UNIVERSE_DATA_DIR 为可写目录。",
+        "en": "The data directory is not writable: {path}. Set LLM_UNIVERSE_DATA_DIR to a writable folder.",
+    },
+    "error.chunk_size_invalid": {
+        "zh": "分块大小 chunk_size 必须是大于 0 的整数（字符数），当前值为 {value}。",
+        "en": "chunk_size must be an integer greater than 0 (characters), got {value}.",
+    },
+    "error.chunk_overlap_invalid": {
+        "zh": "分块重叠 chunk_overlap 必须是不小于 0 且小于 chunk_size（{chunk_size}）的整数，当前值为 {value}。",
+        "en": "chunk_overlap must be an integer from 0 to less than chunk_size ({chunk_size}), got {value}.",
+    },
+    # Web interface (llm_universe/web/).
+    "ui.page_title": {
+        "zh": "个人知识库助手",
+        "en": "Knowledge-base assistant",
+    },
+    "ui.header": {
+        "zh": "## 个人知识库助手\n上传自己的文档，选择知识库，然后提问；每个回答都附有出处。",
+        "en": "## Knowledge-base assistant\nUpload your documents, pick knowledge bases and ask; every answer lists its sources.",
+    },
+    "ui.language": {
+        "zh": "界面语言",
+        "en": "Language",
+    },
+    "ui.conversations": {
+        "zh": "对话记录",
+        "en": "Conversations",
+    },
+    "ui.new_conversation": {
+        "zh": "＋ 新对话",
+        "en": "+ New conversation",
+    },
+    "ui.delete_conversation": {
+        "zh": "删除当前对话",
+        "en": "Delete this conversation",
+    },
+    "ui.untitled_conversation": {
+        "zh": "未命名对话",
+        "en": "Untitled conversation",
+    },
+    "ui.conversation_deleted": {
+        "zh": "对话已删除。",
+        "en": "The conversation was deleted.",
+    },
+    "ui.no_conversation": {
+        "zh": "当前没有打开的对话，无需删除。",
+        "en": "No conversation is open, so there is nothing to delete.",
+    },
+    "ui.tab_chat": {
+        "zh": "问答",
+        "en": "Chat",
+    },
+    "ui.tab_knowledge": {
+        "zh": "知识库",
+        "en": "Knowledge bases",
+    },
+    "ui.kb_select": {
+        "zh": "检索的知识库（可多选）",
+        "en": "Knowledge bases to search (one or more)",
+    },
+    "ui.chatbot": {
+        "zh": "对话",
+        "en": "Conversation",
+    },
+    "ui.chatbot_placeholder": {
+        "zh": "选择知识库后在下方输入问题。还没有知识库？请到「知识库」页上传文件。",
+        "en": "Pick knowledge bases, then type a question below. No knowledge base yet? Upload files on the "
+        "Knowledge bases tab.",
+    },
+    "ui.question": {
+        "zh": "问题",
+        "en": "Question",
+    },
+    "ui.question_placeholder": {
+        "zh": "输入问题，按回车发送（Shift+回车换行）",
+        "en": "Type a question and press Enter to send (Shift+Enter for a new line)",
+    },
+    "ui.send": {
+        "zh": "发送",
+        "en": "Send",
+    },
+    "ui.thinking": {
+        "zh": "正在检索知识库…",
+        "en": "Searching the knowledge bases…",
+    },
+    "ui.model_status": {
+        "zh": "回答方式：{name}",
+        "en": "Answering with: {name}",
+    },
+    "ui.model_status_error": {
+        "zh": "回答方式不可用：{error}",
+        "en": "Answering is not available: {error}",
+    },
+    "ui.model_settings": {
+        "zh": "模型设置",
+        "en": "Model settings",
+    },
+    "ui.provider": {
+        "zh": "模型服务",
+        "en": "LLM provider",
+    },
+    "ui.provider_default": {
+        "zh": "默认配置（{name}）",
+        "en": "Default configuration ({name})",
+    },
+    "ui.model": {
+        "zh": "模型名称",
+        "en": "Model",
+    },
+    "ui.model_placeholder": {
+        "zh": "留空则使用默认模型",
+        "en": "Leave empty for the default model",
+    },
+    "ui.api_key": {
+        "zh": "API 密钥",
+        "en": "API key",
+    },
+    "ui.api_key_info": {
+        "zh": "只保留在当前页面中，不写入磁盘、日志或对话记录；刷新页面后需要重新填写。",
+        "en": "Kept in this page only and never written to disk, logs or the conversation history; enter it again "
+        "after a reload.",
+    },
+    "ui.upload_target": {
+        "zh": "上传到已有知识库",
+        "en": "Upload into an existing knowledge base",
+    },
+    "ui.new_kb_name": {
+        "zh": "或新建知识库",
+        "en": "Or create a new knowledge base",
+    },
+    "ui.new_kb_placeholder": {
+        "zh": "新知识库的名称（填写后优先使用）",
+        "en": "Name of the new knowledge base (used when filled in)",
+    },
+    "ui.files": {
+        "zh": "文件",
+        "en": "Files",
+    },
+    "ui.upload_hint": {
+        "zh": "支持的文件类型：{types}。单个文件不超过 {max_mb} MB。",
+        "en": "Supported file types: {types}. Each file can be up to {max_mb} MB.",
+    },
+    "ui.upload": {
+        "zh": "上传并建立索引",
+        "en": "Upload and index",
+    },
+    "ui.upload_no_kb": {
+        "zh": "请选择一个已有知识库，或填写新知识库的名称。",
+        "en": "Choose an existing knowledge base or enter a name for a new one.",
+    },
+    "ui.kb_created": {
+        "zh": "已新建知识库「{name}」。",
+        "en": "Created knowledge base '{name}'.",
+    },
+    "ui.upload_summary": {
+        "zh": "知识库「{kb}」：新增 {added} 个文件，更新 {updated} 个，未变化 {unchanged} 个，失败 {failed} 个；"
+        "本次写入 {chunks} 个文本块。",
+        "en": "Knowledge base '{kb}': {added} files added, {updated} updated, {unchanged} unchanged, "
+        "{failed} failed; {chunks} chunks written.",
+    },
+    "ui.upload_failed_file": {
+        "zh": "{name}：{error}",
+        "en": "{name}: {error}",
+    },
+    "ui.progress": {
+        "zh": "{stage}：{name}（第 {position}/{total} 个文件）",
+        "en": "{stage}: {name} (file {position} of {total})",
+    },
+    "ui.stage.parse": {
+        "zh": "解析",
+        "en": "Parsing",
+    },
+    "ui.stage.split": {
+        "zh": "切分",
+        "en": "Splitting",
+    },
+    "ui.stage.embed": {
+        "zh": "向量化",
+        "en": "Embedding",
+    },
+    "ui.stage.write": {
+        "zh": "写入",
+        "en": "Writing",
+    },
+    "ui.stage.done": {
+        "zh": "完成",
+        "en": "Done",
+    },
+    "ui.stage.failed": {
+        "zh": "失败",
+        "en": "Failed",
+    },
+    "ui.kb_overview": {
+        "zh": "### 已有知识库",
+        "en": "### Knowledge bases",
+    },
+    "ui.kb_none": {
+        "zh": "还没有知识库。选择文件并填写新知识库的名称即可创建。",
+        "en": "There are no knowledge bases yet. Choose files and enter a name for a new one to create it.",
+    },
+    "ui.kb_column_name": {
+        "zh": "名称",
+        "en": "Name",
+    },
+    "ui.kb_column_files": {
+        "zh": "文件数",
+        "en": "Files",
+    },
+    "ui.kb_column_chunks": {
+        "zh": "文本块数",
+        "en": "Chunks",
+    },
+    "ui.kb_column_embedding": {
+        "zh": "嵌入模型",
+        "en": "Embedding model",
+    },
+    "ui.sources_summary": {
+        "zh": "来源（{count} 条）",
+        "en": "Sources ({count})",
+    },
+    "ui.toast_info": {
+        "zh": "提示",
+        "en": "Info",
+    },
+    "ui.toast_warning": {
+        "zh": "注意",
+        "en": "Warning",
+    },
+    "ui.console_sample_start": {
+        "zh": "首次启动：正在为示例知识库建立索引……",
+        "en": "First start: indexing the sample knowledge base…",
+    },
+    "ui.console_sample_file": {
+        "zh": "[{done}/{total}] {stage}：{name}",
+        "en": "[{done}/{total}] {stage}: {name}",
+    },
+    "ui.console_sample_done": {
+        "zh": "示例知识库已就绪：{files} 个文件，{chunks} 个文本块，{failed} 个失败。",
+        "en": "Sample knowledge base ready: {files} files, {chunks} chunks, {failed} failed.",
+    },
+    "ui.console_serving": {
+        "zh": "网页界面地址：http://{host}:{port}",
+        "en": "Web UI running at http://{host}:{port}",
+    },
+    # Text placed inside answers.
+    "answer.extractive_label": {
+        "zh": "（摘录式回答：未配置大模型，以下是知识库中最相关的原文）",
+        "en": "(Extractive answer: no LLM is configured, so these are the most relevant passages from the knowledge base)",
+    },
+    "answer.extractive_hint": {
+        "zh": "提示：在 .env 中设置 OPENAI_API_KEY（以及可选的 OPENAI_BASE_URL、OPENAI_MODEL）即可获得大模型生成的回答。",
+        "en": "Tip: set OPENAI_API_KEY (and optionally OPENAI_BASE_URL and OPENAI_MODEL) in .env to get answers "
+        "written by an LLM.",
+    },
+    "answer.not_found": {
+        "zh": "知识库中没有找到与该问题相关的内容。",
+        "en": "Nothing relevant to this question was found in the knowledge base.",
+    },
+    "answer.incomplete": {
+        "zh": "（回答不完整：生成过程中断）",
+        "en": "(Incomplete answer: generation was interrupted)",
+    },
+    "answer.sources_heading": {
+        "zh": "来源",
+        "en": "Sources",
+    },
+    "answer.page": {
+        "zh": "第 {page} 页",
+        "en": "page {page}",
+    },
+}
+
+
+def translate(key: str, lang: str = DEFAULT_LANGUAGE, **params: object) -> str:
+    """Return the message for `key` in `lang`, formatted with `params`.
+
+    Falls back to Chinese when `lang` has no entry, and to the key itself when the key is unknown,
+    so a missing translation shows up as a visible key instead of an exception.
+    """
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    template = entry.get(lang) or entry[DEFAULT_LANGUAGE]
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
+
+
+def normalize_language(lang: str | None) -> str:
+    """Map a language tag such as 'en-US' or 'zh-CN' to a catalog language, defaulting to Chinese."""
+    if lang and lang.lower().startswith("en"):
+        return "en"
+    return DEFAULT_LANGUAGE
