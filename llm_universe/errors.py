@@ -32,7 +32,7 @@ class ConfigurationError(LLMUniverseError):
 
 
 class InvalidChunkSetting(ConfigurationError, ValueError):
-    """chunk_size or chunk_overlap is out of range; a ValueError too, as LangChain splitters raise."""
+    """chunk_size or chunk_overlap is out of range. It is also a ValueError, as in LangChain's splitters."""
 
 
 class DocumentError(LLMUniverseError):

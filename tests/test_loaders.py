@@ -298,11 +298,22 @@ def test_whitespace_txt(tmp_path):
         load_document(path)
 
 
-def test_missing_file(tmp_path):
+@pytest.mark.parametrize("name", ["missing.md", "missing.docx", "missing.pdf", "missing.html"])
+def test_missing_file(tmp_path, name):
     with pytest.raises(DocumentLoadError) as info:
-        load_document(tmp_path / "missing.md")
+        load_document(tmp_path / name)
 
-    assert info.value.message("en").startswith("Could not read missing.md: No such file or directory.")
+    assert info.value.message("en").startswith(f"Could not read {name}: file not found.")
+
+
+def test_folder_not_file(tmp_path):
+    folder = tmp_path / "folder.txt"
+    folder.mkdir()
+
+    with pytest.raises(DocumentLoadError) as info:
+        load_document(folder)
+
+    assert info.value.message("zh").startswith("无法读取文件 folder.txt：a folder, not a file。")
 
 
 def test_batch_goes_on(tmp_path):
@@ -319,3 +330,20 @@ def test_batch_goes_on(tmp_path):
     assert [path for path, _ in failures] == [bad, broken]
     assert isinstance(failures[0][1], UnsupportedFileType)
     assert isinstance(failures[1][1], DocumentLoadError)
+
+
+def test_docx_merged_header(tmp_path):
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 1)).text = "合并"
+    table.cell(0, 2).text = "右"
+    for column, value in enumerate(["x", "y", "z"]):
+        table.cell(1, column).text = value
+    path = tmp_path / "merged.docx"
+    document.save(path)
+
+    text = load_document(path)[0].page_content
+
+    assert text == "合并 | 右\nx | y | z"

@@ -58,9 +58,9 @@ _Part = tuple[str, int | None]
 def load_document(path: str | Path, display_name: str | None = None) -> list[Document]:
     """Load one file into Documents, choosing the loader by the file extension.
 
-    `display_name` (for example the original name of an uploaded file) becomes the `source` metadata,
-    reduced to its base name; it defaults to the file name of `path`. A PDF gives one Document per page
-    that has text, and every other type gives one Document.
+    `display_name`, for example the original name of an uploaded file, becomes the `source` metadata
+    after reduction to its base name. Without it, `source` is the file name of `path`. A PDF gives one
+    Document per page that has text, and every other type gives one Document.
 
     Raises UnsupportedFileType for an extension outside SUPPORTED_EXTENSIONS, EncodingDetectionError
     for text that decodes as neither UTF-8 nor GB18030, EmptyDocumentError when the file has no text,
@@ -73,11 +73,15 @@ def load_document(path: str | Path, display_name: str | None = None) -> list[Doc
     if loader is None:
         raise UnsupportedFileType(name=name, suffix=suffix, supported=", ".join(SUPPORTED_EXTENSIONS))
 
+    # Checked here because python-docx reports a missing file as an invalid package.
+    if not path.is_file():
+        raise DocumentLoadError(name=name, reason="a folder, not a file" if path.is_dir() else "file not found")
+
     started = time.perf_counter()
     try:
         parts = loader(path, name)
     except OSError as exc:
-        raise DocumentLoadError(name=name, reason=exc.strerror or str(exc)) from exc
+        raise DocumentLoadError(name=name, reason=exc.strerror or type(exc).__name__) from exc
     documents = _to_documents(parts, name, suffix.lstrip("."))
     if not documents:
         raise EmptyDocumentError(name=name)
@@ -147,7 +151,7 @@ def _read_text(path: Path, name: str) -> tuple[str, str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DocumentLoadError(name=name, reason=exc.strerror or str(exc)) from exc
+        raise DocumentLoadError(name=name, reason=exc.strerror or type(exc).__name__) from exc
 
     text, encoding = _decode(data, name)
     return _normalize_text(text), encoding
@@ -162,7 +166,7 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        # NUL never occurs in text: it marks a binary file or UTF-16 text without a BOM.
+        # A NUL character marks a binary file or UTF-16 text without a BOM, not text in this encoding.
         if "\x00" in text:
             break
         if encoding == "utf-8-sig" and not data.startswith(codecs.BOM_UTF8):
@@ -250,8 +254,8 @@ def _docx_paragraph_text(paragraph) -> str:
 def _docx_heading_level(style_name: str) -> int:
     """Return the Markdown heading level for a paragraph style, or 0 for body text.
 
-    Word's built-in styles are named "Heading 1" to "Heading 9", and some Chinese editors (WPS) name
-    them "标题 1". "Title" becomes level 1, and levels past 6 are capped at 6 as Markdown has no more.
+    Word's built-in styles are named "Heading 1" to "Heading 9", and some Chinese-language documents
+    name them "标题 1". "Title" becomes level 1, and levels past 6 become 6, the deepest Markdown level.
     """
     if style_name.strip().lower() == "title":
         return 1
@@ -264,9 +268,9 @@ def _docx_table_rows(table) -> list[list[str]]:
     for row in table.rows:
         cells, previous = [], None
         for cell in row.cells:
-            # python-docx repeats a merged cell once per grid column it spans, so skip the repeats.
-            if cell._tc is not previous:
-                cells.append(_collapse_spaces(cell.text))
+            # python-docx returns a merged cell once per grid column it spans. Leaving the repeats
+            # empty keeps the columns aligned with the header without repeating the text.
+            cells.append("" if cell._tc is previous else _collapse_spaces(cell.text))
             previous = cell._tc
         rows.append(cells)
     return rows
@@ -368,15 +372,15 @@ def _collapse_html_whitespace(soup: BeautifulSoup) -> None:
     from bs4.element import PreformattedString
 
     for string in soup.find_all(string=True):
-        # Comments and the doctype are PreformattedStrings: get_text() skips them, unless replace_with
-        # turned them into plain text.
+        # get_text() skips comments and the doctype (PreformattedStrings), but it would include them
+        # once replace_with had turned them into plain strings.
         if isinstance(string, PreformattedString) or string.find_parent(("pre", "textarea")):
             continue
         string.replace_with(_SPACES.sub(" ", str(string)))
 
 
 def _replace_html_tables(soup: BeautifulSoup) -> None:
-    # Innermost tables first, so an outer table sees a nested one as plain text.
+    # Replace innermost tables first, so an outer table reads a nested one as plain cell text.
     for table in reversed(soup.find_all("table")):
         rows = [
             [_collapse_spaces(cell.get_text(" ")) for cell in row.find_all(("td", "th"), recursive=False)]

@@ -3,10 +3,11 @@
 The text is first cut into sections at Markdown headings (outside fenced code blocks). Each section is
 split on its own, so chunks never mix two sections and overlap stays inside one section. Inside a
 section the splitter prefers, in this order: blank lines, line breaks, sentence ends, clause
-punctuation, whitespace, and as a last resort a cut inside a word. A cut is always placed after
-punctuation, so sentence-ending marks (。！？；… and their half-width forms) and the closing quotes or
-brackets right after them stay with their sentence. The heading lines of a section stay at the top
-of its first chunk, together with the start of the first paragraph.
+punctuation, whitespace, and as a last resort a cut inside a word. No cut falls right before
+sentence or clause punctuation (。！？；…，、： and their half-width forms) or a closing quote or
+bracket, so these marks stay with their sentence. The only exception is a chunk-sized run made of
+such marks alone. The heading lines of a section stay at the top of its first chunk, together with
+the start of the first paragraph.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ _SEPARATORS = (
     re.compile(_CLAUSE_END + r"\s*"),
     re.compile(r"\s+"),
 )
-# Where an overlap may start, best first: the start of a line, of a sentence, of a clause, of a word.
+# Overlap start points, best first: the start of a line, of a sentence, of a clause, of a word.
 _OVERLAP_STARTS = _SEPARATORS[1:]
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
@@ -71,7 +72,7 @@ class _Section:
 
 
 class ChineseTextSplitter(TextSplitter):
-    """Split text into chunks of at most `chunk_size` characters, keeping sentences and headings whole.
+    """Split text into chunks of at most `chunk_size` characters, keeping punctuation and headings in place.
 
     `chunk_size` and `chunk_overlap` are counted in characters (`len()`). Overlap is taken from the
     end of the previous chunk of the same section, starting after a punctuation mark or whitespace.
@@ -291,7 +292,7 @@ def _hard_split(text: str, limit: int) -> list[str]:
         while cut > 0 and not _can_split_at(text, cut):
             cut -= 1
         if cut == 0:
-            cut = limit  # the whole window is punctuation, so no better cut exists
+            cut = limit  # every position in the window is before punctuation, so no better cut exists
         pieces.append(text[:cut])
         text = text[cut:]
     pieces.append(text)
