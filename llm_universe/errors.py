@@ -50,6 +50,14 @@ class DocumentLoadError(DocumentError):
 
     key = "error.file_unreadable"
 
+    def message(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        """Return the message in `lang`; a `reason_key` parameter is translated into the reason first."""
+        params = dict(self.params)
+        reason_key = params.pop("reason_key", None)
+        if reason_key is not None:
+            params["reason"] = translate(str(reason_key), lang, **params)
+        return translate(self.key, lang, **params)
+
 
 class EncodingDetectionError(DocumentLoadError):
     """A text file decodes cleanly in none of the supported encodings."""

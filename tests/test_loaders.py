@@ -164,7 +164,7 @@ def test_pdf_garbage(tmp_path):
     with pytest.raises(DocumentLoadError) as info:
         load_document(path)
 
-    assert info.value.message("en").startswith("Could not read broken.pdf: invalid PDF")
+    assert info.value.message("en").startswith("Could not read broken.pdf: not a valid PDF; it may be damaged, truncated or encrypted")
 
 
 def test_pdf_truncated(tmp_path):
@@ -219,7 +219,7 @@ def test_docx_garbage(tmp_path):
         load_document(path)
 
     assert info.value.message("en") == (
-        "Could not read broken.docx: not a valid .docx (Office Open XML) file. "
+        "Could not read broken.docx: not a valid .docx file (save an old .doc file as .docx first). "
         "Check that the file is not damaged and upload it again."
     )
 
@@ -303,7 +303,7 @@ def test_missing_file(tmp_path, name):
     with pytest.raises(DocumentLoadError) as info:
         load_document(tmp_path / name)
 
-    assert info.value.message("en").startswith(f"Could not read {name}: file not found.")
+    assert info.value.message("en").startswith(f"Could not read {name}: the file does not exist.")
 
 
 def test_folder_not_file(tmp_path):
@@ -313,7 +313,7 @@ def test_folder_not_file(tmp_path):
     with pytest.raises(DocumentLoadError) as info:
         load_document(folder)
 
-    assert info.value.message("zh").startswith("无法读取文件 folder.txt：a folder, not a file。")
+    assert info.value.message("zh").startswith("无法读取文件 folder.txt：这是文件夹，不是文件。")
 
 
 def test_batch_goes_on(tmp_path):

@@ -75,13 +75,13 @@ def load_document(path: str | Path, display_name: str | None = None) -> list[Doc
 
     # Checked here because python-docx reports a missing file as an invalid package.
     if not path.is_file():
-        raise DocumentLoadError(name=name, reason="a folder, not a file" if path.is_dir() else "file not found")
+        raise DocumentLoadError(name=name, reason_key="reason.folder" if path.is_dir() else "reason.not_found")
 
     started = time.perf_counter()
     try:
         parts = loader(path, name)
     except OSError as exc:
-        raise DocumentLoadError(name=name, reason=exc.strerror or type(exc).__name__) from exc
+        raise DocumentLoadError(name=name, reason_key="reason.os_error", detail=exc.strerror or type(exc).__name__) from exc
     documents = _to_documents(parts, name, suffix.lstrip("."))
     if not documents:
         raise EmptyDocumentError(name=name)
@@ -151,7 +151,7 @@ def _read_text(path: Path, name: str) -> tuple[str, str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DocumentLoadError(name=name, reason=exc.strerror or type(exc).__name__) from exc
+        raise DocumentLoadError(name=name, reason_key="reason.os_error", detail=exc.strerror or type(exc).__name__) from exc
 
     text, encoding = _decode(data, name)
     return _normalize_text(text), encoding
@@ -193,7 +193,7 @@ def _load_pdf(path: Path, name: str) -> list[_Part]:
     try:
         pdf = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as exc:
-        raise DocumentLoadError(name=name, reason=f"invalid PDF: {exc}") from exc
+        raise DocumentLoadError(name=name, reason_key="reason.invalid_pdf", detail=str(exc)) from exc
     try:
         return [(_pdf_page_text(pdf, index, name), index + 1) for index in range(len(pdf))]
     finally:
@@ -226,9 +226,9 @@ def _load_docx(path: Path, name: str) -> list[_Part]:
         document = docx.Document(str(path))
         blocks = [_docx_block_text(item) for item in document.iter_inner_content()]
     except (OpcError, zipfile.BadZipFile, KeyError) as exc:
-        raise DocumentLoadError(name=name, reason="not a valid .docx (Office Open XML) file") from exc
+        raise DocumentLoadError(name=name, reason_key="reason.invalid_docx") from exc
     except XMLSyntaxError as exc:
-        raise DocumentLoadError(name=name, reason=f"damaged XML inside the .docx file: {exc}") from exc
+        raise DocumentLoadError(name=name, reason_key="reason.damaged_docx", detail=str(exc)) from exc
     return [("\n\n".join(block for block in blocks if block), None)]
 
 
@@ -281,7 +281,7 @@ def _load_csv(path: Path, name: str) -> list[_Part]:
     try:
         rows = [[_collapse_spaces(cell) for cell in row] for row in csv.reader(io.StringIO(text), _csv_dialect(text))]
     except csv.Error as exc:
-        raise DocumentLoadError(name=name, reason=f"invalid CSV: {exc}") from exc
+        raise DocumentLoadError(name=name, reason_key="reason.invalid_csv", detail=str(exc)) from exc
 
     rows = [row for row in rows if any(row)]
     if not rows:

@@ -243,8 +243,9 @@ class WebApp:
         ui = self.ui
         assert ui is not None
         outputs = [ui.current, ui.chatbot, ui.conversations]
-        ui.new_conversation.click(self.on_new_conversation, outputs=outputs, api_visibility="private",
-                                  show_progress="hidden")
+        # The Chatbot's own clear button starts a new conversation too; the stored one stays in the list.
+        gr.on([ui.new_conversation.click, ui.chatbot.clear], self.on_new_conversation, outputs=outputs,
+              api_visibility="private", show_progress="hidden")
         ui.conversations.input(self.on_select_conversation, inputs=[ui.conversations, ui.session, ui.language_radio],
                                outputs=outputs, api_visibility="private", show_progress="hidden")
         ui.delete_conversation.click(self.on_delete_conversation,
@@ -398,26 +399,30 @@ class WebApp:
 
     def _stream_answer(self, session_id: str, conversation_id: str, question: str, kb_names: list[str], lang: str,
                        provider: str, model: str, api_key: str) -> Iterator[str | AnswerResult | None]:
-        """Yield the growing answer text, then the AnswerResult; on an error show a toast and yield None."""
+        """Yield the growing answer text, then the AnswerResult; on an error show a toast and yield None.
+
+        The chat generator is read to its end because it stores the turn after yielding the result.
+        """
         text = ""
+        result = None
         try:
             for event in self.assistant.chat(
                 session_id, conversation_id, question, kb_names, provider=_provider_id(provider),
                 model=(model or "").strip() or None, api_key=(api_key or "").strip() or None, lang=lang,
             ):
                 if isinstance(event, AnswerResult):
-                    if event.status == "failed" and event.error is not None:
-                        _warn(event.error.message(lang), lang)
-                    yield event
-                    return
-                text += event
-                yield text
+                    result = event
+                else:
+                    text += event
+                    yield text
         except LLMUniverseError as error:
             _warn(error.message(lang), lang)
         except Exception:  # noqa: BLE001 - the visitor gets a short message, the log gets the traceback
             logger.exception("answering failed in conversation %s", conversation_id)
             _warn(translate("error.internal", lang), lang)
-        yield None
+        if result is not None and result.status == "failed" and result.error is not None:
+            _warn(result.error.message(lang), lang)
+        yield result
 
     def _restore_after_failure(self, question: str, session_id: str, conversation_id: str, created: bool,
                                history: list[dict], lang: str) -> dict:
