@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS knowledge_bases (
     embedding_dimension INTEGER NOT NULL,
     chunk_size INTEGER NOT NULL,
     chunk_overlap INTEGER NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS files (
     chunk_count INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL,
     error TEXT,
+    parse_quality REAL,
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     UNIQUE (kb_id, name)
 );
@@ -70,6 +72,7 @@ class Database:
         with self.connect() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(SCHEMA)
+            _add_missing_columns(connection)
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -82,3 +85,18 @@ class Database:
                 yield connection
         finally:
             connection.close()
+
+
+# Columns added after the first release of the schema: (table, column, definition).
+ADDED_COLUMNS = [
+    ("knowledge_bases", "generation", "INTEGER NOT NULL DEFAULT 0"),
+    ("files", "parse_quality", "REAL"),
+]
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Bring a data root created by an older version up to the current schema."""
+    for table, column, definition in ADDED_COLUMNS:
+        existing = {row["name"] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in existing:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")

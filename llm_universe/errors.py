@@ -59,6 +59,24 @@ class DocumentLoadError(DocumentError):
         return translate(self.key, lang, **params)
 
 
+class ArchiveError(DocumentLoadError):
+    """An uploaded archive is unreadable or breaks a safety limit; nothing from it was imported."""
+
+    key = "error.archive_invalid"
+
+
+class FileTooLarge(DocumentError):
+    """The file is larger than the configured upload limit."""
+
+    key = "error.file_too_large"
+
+
+class SymlinkRejected(DocumentError):
+    """The path is a symbolic link, which is never followed during ingestion."""
+
+    key = "error.symlink_rejected"
+
+
 class EncodingDetectionError(DocumentLoadError):
     """A text file decodes cleanly in none of the supported encodings."""
 

@@ -20,6 +20,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "发生内部错误，详情已写入日志。请重试；若问题持续，请反馈日志内容。",
         "en": "An internal error occurred and was logged. Try again; if it persists, report the log.",
     },
+    "error.archive_invalid": {
+        "zh": "无法处理压缩包 {name}：{reason}。压缩包中的文件均未导入。",
+        "en": "Could not process the archive {name}: {reason}. No file from it was imported.",
+    },
+    "reason.archive_unreadable": {"zh": "不是有效的 zip 文件或已损坏（{detail}）", "en": "not a valid zip file, or damaged ({detail})"},
+    "reason.archive_too_many": {"zh": "文件数超过 {limit} 个", "en": "it has more than {limit} files"},
+    "reason.archive_too_large": {"zh": "解压后超过 {limit_mb} MB", "en": "it expands to more than {limit_mb} MB"},
+    "error.file_too_large": {
+        "zh": "文件 {name} 大小为 {size_mb} MB，超过上限 {limit_mb} MB。可调整 LLM_UNIVERSE_MAX_UPLOAD_MB。",
+        "en": "{name} is {size_mb} MB, over the {limit_mb} MB limit. Raise LLM_UNIVERSE_MAX_UPLOAD_MB to allow it.",
+    },
+    "error.symlink_rejected": {
+        "zh": "文件 {name} 是符号链接，出于安全考虑不导入。请直接选择链接指向的文件。",
+        "en": "{name} is a symbolic link and was not imported for safety. Choose the file it points to instead.",
+    },
     "error.unsupported_file_type": {
         "zh": "不支持的文件类型「{suffix}」：{name}。支持的类型：{supported}。",
         "en": "Unsupported file type '{suffix}': {name}. Supported types: {supported}.",

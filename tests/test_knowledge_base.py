@@ -137,7 +137,9 @@ def test_ingest_batch_continues_after_failure(manager, tmp_path):
     assert report.added == ["good.txt"]
     assert [item["name"] for item in report.failed] == ["broken.pdf", "data.xyz"]
     assert "data.xyz" in report.failed[1]["error"]
-    assert [row["name"] for row in manager.files("库")] == ["good.txt"]
+    statuses = {row["name"]: row["status"] for row in manager.files("库")}
+    assert statuses == {"broken.pdf": "failed", "data.xyz": "failed", "good.txt": "indexed"}
+    assert manager.stats(manager.get("库"))["files"] == 1
 
 
 def test_ingest_folder_expands(manager):

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
+import tempfile
 import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,14 +25,19 @@ from llm_universe.config import Settings
 from llm_universe.db import Database
 from llm_universe.documents import SUPPORTED_EXTENSIONS, ChineseTextSplitter, load_document
 from llm_universe.embeddings.registry import describe_embeddings, get_embeddings
+from filelock import FileLock, Timeout
+
 from llm_universe.errors import (
     EmbeddingMismatchError,
     FileNotInKnowledgeBase,
+    FileTooLarge,
+    SymlinkRejected,
     InvalidKnowledgeBaseName,
     KnowledgeBaseExists,
     KnowledgeBaseNotFound,
     LLMUniverseError,
 )
+from llm_universe.knowledge_base.archives import extract_archive, is_archive
 from llm_universe.knowledge_base.vector_index import VectorHit, VectorIndex, delete_collection, get_client
 
 logger = logging.getLogger(__name__)
@@ -55,11 +63,12 @@ class KnowledgeBase:
     chunk_overlap: int
     created_at: str
     updated_at: str
+    generation: int = 0
 
     @property
     def collection_name(self) -> str:
-        """Chroma collection name, derived from the stable id."""
-        return f"kb_{self.id}"
+        """Chroma collection name, derived from the stable id and the rebuild generation."""
+        return f"kb_{self.id}" if self.generation == 0 else f"kb_{self.id}_g{self.generation}"
 
 
 @dataclass
@@ -129,7 +138,7 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
         if not path.is_dir():
             result.append(path)
             continue
-        for found in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for found in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))):
             (result if found.suffix.lower() in SUPPORTED_EXTENSIONS else skipped).append(found)
     return result, skipped
 
@@ -145,6 +154,7 @@ class KnowledgeBaseManager:
         self.db = Database(settings.database_path)
         self._client = get_client(settings.vector_dir)
         self._locks: dict[str, threading.Lock] = {}
+        self._file_locks: dict[str, FileLock] = {}
         self._locks_guard = threading.Lock()
         self.recover_interrupted()
 
@@ -190,13 +200,33 @@ class KnowledgeBaseManager:
         return [KnowledgeBase(**dict(row)) for row in rows]
 
     def stats(self, kb: KnowledgeBase) -> dict:
-        """Return file and chunk counts of `kb` from the registry."""
+        """Return indexed file and chunk counts, failed files and the size of the stored sources in bytes."""
         with self.db.connect() as connection:
             row = connection.execute(
                 "SELECT COUNT(*) AS files, COALESCE(SUM(chunk_count), 0) AS chunks FROM files"
                 " WHERE kb_id = ? AND status = 'indexed'", (kb.id,)
             ).fetchone()
-        return {"files": row["files"], "chunks": row["chunks"]}
+            failed = connection.execute(
+                "SELECT COUNT(*) FROM files WHERE kb_id = ? AND status = 'failed'", (kb.id,)
+            ).fetchone()[0]
+        folder = self.source_dir(kb)
+        size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else 0
+        return {"files": row["files"], "chunks": row["chunks"], "failed_files": failed, "size_bytes": size}
+
+    def rename(self, name: str, new_name: str) -> KnowledgeBase:
+        """Give a knowledge base a new display name; its id, folder and collection stay the same."""
+        kb = self.get(name)
+        new_name = validate_kb_name(new_name)
+        existing = self.find(new_name)
+        if existing is not None and existing.id != kb.id:
+            raise KnowledgeBaseExists(name=new_name)
+        with self.db.connect() as connection:
+            connection.execute(
+                "UPDATE knowledge_bases SET name = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                (new_name, kb.id),
+            )
+        logger.info("renamed knowledge base %s to %s (id %s)", kb.name, new_name, kb.id)
+        return self.get(new_name)
 
     def delete(self, name: str) -> None:
         """Delete a knowledge base: its registry rows, Chroma collection and source folder."""
@@ -244,37 +274,71 @@ class KnowledgeBaseManager:
         self, paths: Iterable[str | Path], kb_name: str, progress: ProgressCallback | None = None,
         display_names: dict[Path, str] | None = None,
     ) -> IngestReport:
-        """Add or update files (folders are expanded) in a knowledge base; unchanged files embed nothing.
+        """Add or update files (folders and zip archives are expanded) in a knowledge base.
 
-        Each file is handled on its own: a failure is recorded in the report and the batch goes on.
-        `display_names` maps a path to the file name to store (uploads arrive under temporary names).
+        Unchanged files embed nothing. Each file is handled on its own: a failure is recorded in the
+        report and in the file registry, and the batch goes on. `display_names` maps a path to the
+        file name to store (uploads arrive under temporary names).
         """
         kb = self.get(kb_name)
         self.check_embeddings(kb)
         files, skipped = expand_paths(paths)
         report = IngestReport(skipped=[path.name for path in skipped])
         notify = progress or (lambda *args: None)
-        with self._lock(kb.id):
-            for position, path in enumerate(files):
-                name = sanitize_file_name((display_names or {}).get(path) or path.name)
-                notify("parse", name, position, len(files))
-                try:
-                    outcome = self._ingest_file(kb, path, name, report, notify)
-                except LLMUniverseError as error:
-                    logger.warning("failed to ingest %s into %s: %s", name, kb.name, error)
-                    report.failed.append({"path": str(path), "name": name, "error": error.message(self.settings.language)})
-                    notify("failed", name, position + 1, len(files))
-                    continue
-                getattr(report, outcome).append(name)
-                notify("done", name, position + 1, len(files))
+        names = display_names or {}
+        with self._lock(kb.id), tempfile.TemporaryDirectory(dir=self._scratch_dir()) as scratch:
+            queue = self._expand_archives(files, names, Path(scratch), report)
+            for position, (path, name) in enumerate(queue):
+                notify("parse", name, position, len(queue))
+                outcome = self._ingest_one(kb, path, name, report, notify)
+                if outcome:
+                    getattr(report, outcome).append(name)
+                notify("done" if outcome else "failed", name, position + 1, len(queue))
             self._touch(kb)
         return report
 
+    def _ingest_one(self, kb: KnowledgeBase, path: Path, name: str, report: IngestReport,
+                    notify: ProgressCallback) -> str | None:
+        """Ingest one file, recording a failure in `report`; return the outcome or None when it failed."""
+        try:
+            return self._ingest_file(kb, path, name, report, notify)
+        except LLMUniverseError as error:
+            logger.warning("failed to ingest %s into %s: %s", name, kb.name, error)
+            report.failed.append({"path": str(path), "name": name, "error": error.message(self.settings.language)})
+        except Exception:  # noqa: BLE001 - a parser bug on one file must not stop the batch
+            logger.exception("unexpected error while ingesting %s into %s", name, kb.name)
+            message = LLMUniverseError("error.internal").message(self.settings.language)
+            report.failed.append({"path": str(path), "name": name, "error": message})
+        return None
+
+    def _expand_archives(self, files: list[Path], names: dict[Path, str], scratch: Path,
+                         report: IngestReport) -> list[tuple[Path, str]]:
+        """Return (path, display name) pairs, with zip archives replaced by their safe members."""
+        queue: list[tuple[Path, str]] = []
+        limit = self.settings.max_upload_mb << 20
+        for number, path in enumerate(files):
+            name = sanitize_file_name(names.get(path) or path.name)
+            if not is_archive(path) or not path.is_file() or path.is_symlink():
+                queue.append((path, name))
+                continue
+            try:
+                extracted = extract_archive(path, scratch / f"archive{number}", limit, display_name=name)
+            except LLMUniverseError as error:
+                report.failed.append({"path": str(path), "name": name, "error": error.message(self.settings.language)})
+                continue
+            prefix = Path(name).stem
+            queue.extend((member, sanitize_file_name(f"{prefix}_{display}")) for member, display in extracted.files)
+            report.skipped.extend(f"{name}: {item['name']} ({item['reason']})" for item in extracted.skipped)
+        return queue
+
     def _ingest_file(self, kb: KnowledgeBase, path: Path, name: str, report: IngestReport,
                      notify: ProgressCallback) -> str:
-        """Index one file and return its outcome: 'added', 'updated' or 'unchanged'."""
-        if not path.is_file():
-            raise LLMUniverseError("error.file_not_found", path=str(path))
+        """Index one file and return its outcome: 'added', 'updated' or 'unchanged'.
+
+        The file is staged in `<kb folder>/.incoming/` first, so an interrupted ingestion can resume
+        from it after a restart; it replaces the stored source only once all its chunks are written.
+        """
+        self._check_file(path, name)
         content_hash = file_sha256(path)
         existing = self._file_row(kb, name)
         if existing and existing["content_hash"] == content_hash and existing["status"] == "indexed":
@@ -284,21 +348,44 @@ class KnowledgeBaseManager:
             logger.info("%s has the same content as %s in %s; nothing embedded", name, duplicate, kb.name)
             return "unchanged"
 
+        file_id = self._begin_file(kb, name, content_hash, path.stat().st_size)
+        staged = self._stage_source(kb, path, file_id, content_hash)
+        try:
+            chunks, documents = self._parse_and_split(kb, staged, name, file_id, report)
+            self._set_status(file_id, "embedding")
+            self._write_chunks(kb, file_id, name, content_hash, chunks, report, notify)
+        except BaseException as error:
+            self._fail_file(kb, file_id, content_hash, error)
+            staged.unlink(missing_ok=True)
+            raise
+        self._place_source(kb, staged, name)
+        self._finish_file(kb, file_id, content_hash, pages=_page_count(documents), chunk_count=len(chunks),
+                          quality=_parse_quality(documents))
+        report.pages += _page_count(documents) or 1
+        report.chunks += len(chunks)
+        logger.info("indexed %s into %s: %d chunks", name, kb.name, len(chunks))
+        return "updated" if existing and existing["content_hash"] else "added"
+
+    def _check_file(self, path: Path, name: str) -> None:
+        """Reject symlinks, missing files and files over the size limit before reading them."""
+        if path.is_symlink():
+            raise SymlinkRejected(name=name)
+        if not path.is_file():
+            raise LLMUniverseError("error.file_not_found", path=str(path))
+        size = path.stat().st_size
+        if size > self.settings.max_upload_mb << 20:
+            raise FileTooLarge(name=name, size_mb=round(size / (1 << 20), 1), limit_mb=self.settings.max_upload_mb)
+
+    def _parse_and_split(self, kb: KnowledgeBase, staged: Path, name: str, file_id: int, report: IngestReport):
+        """Load and split a staged file, updating its status; return (chunks, documents)."""
         started = time.perf_counter()
-        documents = load_document(path, display_name=name)
+        documents = load_document(staged, display_name=name)
         report.seconds["parse"] += time.perf_counter() - started
+        self._set_status(file_id, "splitting")
         started = time.perf_counter()
         chunks = ChineseTextSplitter(kb.chunk_size, kb.chunk_overlap).split_documents(documents)
         report.seconds["split"] += time.perf_counter() - started
-
-        file_id = self._begin_file(kb, name, content_hash, path.stat().st_size)
-        self._write_chunks(kb, file_id, name, content_hash, chunks, report, notify)
-        stored = self._store_source(kb, path, name)
-        self._finish_file(kb, file_id, content_hash, pages=_page_count(documents), chunk_count=len(chunks))
-        report.pages += _page_count(documents) or 1
-        report.chunks += len(chunks)
-        logger.info("indexed %s into %s: %d chunks (%s)", name, kb.name, len(chunks), stored.name)
-        return "updated" if existing and existing["content_hash"] else "added"
+        return chunks, documents
 
     def _write_chunks(self, kb: KnowledgeBase, file_id: int, name: str, content_hash: str, chunks: list,
                       report: IngestReport, notify: ProgressCallback) -> None:
@@ -336,22 +423,54 @@ class KnowledgeBaseManager:
         logger.info("removed %s from %s: %d chunks", file_name, kb.name, removed)
         return removed
 
-    def recover_interrupted(self) -> None:
-        """Remove half-written chunks of files whose ingestion was interrupted (crash, kill) and reset their rows."""
+    def recover_interrupted(self) -> list[tuple[str, str]]:
+        """Roll back files whose ingestion was interrupted (crash, kill) and return those that can resume.
+
+        Half-written chunks are deleted and the row goes back to its last complete state. Knowledge
+        bases whose write lock is held by a live process are left alone. Returns (kb name, file name)
+        pairs whose staged copy survived; `resume_interrupted` ingests them again.
+        """
         with self.db.connect() as connection:
             rows = connection.execute(
-                "SELECT files.id, files.kb_id, files.name, files.content_hash, files.pending_hash FROM files"
-                " WHERE pending_hash IS NOT NULL"
+                "SELECT files.*, knowledge_bases.name AS kb_name FROM files JOIN knowledge_bases"
+                " ON knowledge_bases.id = files.kb_id WHERE pending_hash IS NOT NULL"
             ).fetchall()
+        resumable: list[tuple[str, str]] = []
         for row in rows:
-            index = VectorIndex(self._client, f"kb_{row['kb_id']}")
-            index.delete_where({"$and": [{"file_id": row["id"]}, {"content_hash": row["pending_hash"]}]})
-            with self.db.connect() as connection:
-                if row["content_hash"]:
-                    connection.execute("UPDATE files SET pending_hash = NULL, status = 'indexed' WHERE id = ?", (row["id"],))
-                else:
-                    connection.execute("DELETE FROM files WHERE id = ?", (row["id"],))
-            logger.warning("rolled back interrupted ingestion of %s (file id %s)", row["name"], row["id"])
+            kb = self.find(row["kb_name"])
+            if kb is None or not self._try_lock(kb.id):
+                continue
+            try:
+                if self._roll_back(kb, row):
+                    resumable.append((kb.name, row["name"]))
+            finally:
+                self._unlock(kb.id)
+        return resumable
+
+    def _roll_back(self, kb: KnowledgeBase, row) -> bool:
+        """Undo one interrupted file; return whether its staged copy is there to resume from."""
+        self.index(kb).delete_where({"$and": [{"file_id": row["id"]}, {"content_hash": row["pending_hash"]}]})
+        staged = list((self.source_dir(kb) / ".incoming").glob(f"{row['id']}-{row['pending_hash'][:12]}*"))
+        with self.db.connect() as connection:
+            if row["content_hash"] or staged:
+                status = "pending" if staged else "indexed"
+                connection.execute("UPDATE files SET status = ? WHERE id = ?", (status, row["id"]))
+            else:
+                connection.execute("DELETE FROM files WHERE id = ?", (row["id"],))
+        logger.warning("rolled back interrupted ingestion of %s in %s (file id %s)", row["name"], kb.name, row["id"])
+        return bool(staged)
+
+    def resume_interrupted(self, progress: ProgressCallback | None = None) -> list[IngestReport]:
+        """Ingest again every file left 'pending' by an interrupted ingestion, from its staged copy."""
+        reports = []
+        for kb_name, file_name in self.recover_interrupted():
+            kb = self.get(kb_name)
+            row = self._file_row(kb, file_name)
+            staged = sorted((self.source_dir(kb) / ".incoming").glob(f"{row['id']}-{row['pending_hash'][:12]}*"))
+            if staged:
+                logger.info("resuming interrupted ingestion of %s in %s", file_name, kb_name)
+                reports.append(self.ingest([staged[0]], kb_name, progress=progress, display_names={staged[0]: file_name}))
+        return reports
 
     # Registry helpers --------------------------------------------------------------------------
 
@@ -371,31 +490,65 @@ class KnowledgeBaseManager:
         """Mark a file as being written (pending_hash) so a crash can be rolled back; return its id."""
         with self.db.connect() as connection:
             connection.execute(
-                "INSERT INTO files (kb_id, name, pending_hash, size, status) VALUES (?, ?, ?, ?, 'indexing')"
+                "INSERT INTO files (kb_id, name, pending_hash, size, status) VALUES (?, ?, ?, ?, 'parsing')"
                 " ON CONFLICT (kb_id, name) DO UPDATE SET pending_hash = excluded.pending_hash,"
-                " size = excluded.size, status = 'indexing'",
+                " size = excluded.size, status = 'parsing', error = NULL",
                 (kb.id, name, content_hash, size),
             )
             return connection.execute("SELECT id FROM files WHERE kb_id = ? AND name = ?", (kb.id, name)).fetchone()["id"]
 
-    def _finish_file(self, kb: KnowledgeBase, file_id: int, content_hash: str, pages: int | None, chunk_count: int) -> None:
+    def _finish_file(self, kb: KnowledgeBase, file_id: int, content_hash: str, pages: int | None, chunk_count: int,
+                     quality: float | None = None) -> None:
         """Drop the previous version's chunks, then mark the new version indexed."""
         index = self.index(kb)
         index.delete_where({"$and": [{"file_id": file_id}, {"content_hash": {"$ne": content_hash}}]})
         with self.db.connect() as connection:
             connection.execute(
                 "UPDATE files SET content_hash = ?, pending_hash = NULL, status = 'indexed', error = NULL, pages = ?,"
-                " chunk_count = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-                (content_hash, pages, chunk_count, file_id),
+                " chunk_count = ?, parse_quality = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                (content_hash, pages, chunk_count, quality, file_id),
             )
 
-    def _store_source(self, kb: KnowledgeBase, path: Path, name: str) -> Path:
-        """Copy the source file into the knowledge base's folder (skipped when it is already there)."""
+    def _fail_file(self, kb: KnowledgeBase, file_id: int, content_hash: str, error: BaseException) -> None:
+        """Roll back a failed file: remove its new chunks; keep a previous version indexed, else mark it failed."""
+        self.index(kb).delete_where({"$and": [{"file_id": file_id}, {"content_hash": content_hash}]})
+        message = error.message(self.settings.language) if isinstance(error, LLMUniverseError) else type(error).__name__
+        with self.db.connect() as connection:
+            connection.execute(
+                "UPDATE files SET pending_hash = NULL, error = ?,"
+                " status = CASE WHEN content_hash IS NULL THEN 'failed' ELSE 'indexed' END,"
+                " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                (message, file_id),
+            )
+
+    def _set_status(self, file_id: int, status: str) -> None:
+        with self.db.connect() as connection:
+            connection.execute("UPDATE files SET status = ? WHERE id = ?", (status, file_id))
+
+    def _stage_source(self, kb: KnowledgeBase, path: Path, file_id: int, content_hash: str) -> Path:
+        """Copy the file to `<kb folder>/.incoming/<file id>-<hash prefix><suffix>` and return that path."""
+        staged = self._incoming_path(kb, file_id, content_hash, path.suffix)
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        if path.resolve() != staged.resolve():
+            shutil.copyfile(path, staged)
+        return staged
+
+    def _incoming_path(self, kb: KnowledgeBase, file_id: int, content_hash: str, suffix: str) -> Path:
+        return self.source_dir(kb) / ".incoming" / f"{file_id}-{content_hash[:12]}{suffix.lower()}"
+
+    def _place_source(self, kb: KnowledgeBase, staged: Path, name: str) -> Path:
+        """Move a staged file to its final name in the knowledge base's folder (atomic on one file system)."""
         target = self.source_dir(kb) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if path.resolve() != target.resolve():
-            shutil.copyfile(path, target)
+        if target.exists() and file_sha256(target) == file_sha256(staged):
+            staged.unlink()
+        else:
+            os.replace(staged, target)
         return target
+
+    def _scratch_dir(self) -> Path:
+        folder = self.settings.data_dir / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def _touch(self, kb: KnowledgeBase) -> None:
         with self.db.connect() as connection:
@@ -403,9 +556,31 @@ class KnowledgeBaseManager:
                 "UPDATE knowledge_bases SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?", (kb.id,)
             )
 
-    def _lock(self, kb_id: str) -> threading.Lock:
+    def _file_lock(self, kb_id: str) -> FileLock:
+        lock_dir = self.settings.data_dir / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
         with self._locks_guard:
-            return self._locks.setdefault(kb_id, threading.Lock())
+            if kb_id not in self._file_locks:
+                self._file_locks[kb_id] = FileLock(str(lock_dir / f"{kb_id}.lock"), thread_local=False)
+            return self._file_locks[kb_id]
+
+    def _try_lock(self, kb_id: str) -> bool:
+        try:
+            self._file_lock(kb_id).acquire(timeout=0)
+        except Timeout:
+            return False
+        return True
+
+    def _unlock(self, kb_id: str) -> None:
+        self._file_lock(kb_id).release()
+
+    @contextmanager
+    def _lock(self, kb_id: str) -> Iterator[None]:
+        """Hold the knowledge base's write lock: a thread lock in this process plus a file lock across processes."""
+        with self._locks_guard:
+            thread_lock = self._locks.setdefault(kb_id, threading.Lock())
+        with thread_lock, self._file_lock(kb_id):
+            yield
 
     # Search ------------------------------------------------------------------------------------
 
@@ -426,6 +601,16 @@ def _chunk_metadata(chunk, file_id: int, content_hash: str) -> dict:
                 if value is not None and isinstance(value, (str, int, float, bool))}
     metadata.update({"file_id": file_id, "content_hash": content_hash})
     return metadata
+
+
+def _hidden(relative: Path) -> bool:
+    """Return whether any component of a path inside a folder starts with a dot (e.g. `.incoming/`)."""
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _parse_quality(documents: list) -> float | None:
+    scores = [doc.metadata["parse_quality"] for doc in documents if isinstance(doc.metadata.get("parse_quality"), float)]
+    return min(scores) if scores else None
 
 
 def _page_count(documents: list) -> int | None:
