@@ -7,6 +7,7 @@ and odd characters never reach the file system or Chroma.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -43,11 +44,16 @@ from llm_universe.knowledge_base.vector_index import VectorHit, VectorIndex, del
 logger = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 100
+REBUILD_BATCH = 64
 SAMPLE_KB_ID = "sample"
 SAMPLE_KB_NAME = "示例知识库"
 
 # Callback signature: (stage, file name, done, total). Stages: parse, split, embed, write, done, failed.
 ProgressCallback = Callable[[str, str, int, int], None]
+
+
+class IngestCancelled(Exception):
+    """Raised inside an ingestion when its cancel event is set; the file in progress is rolled back."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
     pages: int = 0
     chunks: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {"parse": 0.0, "split": 0.0, "embed": 0.0, "write": 0.0})
@@ -92,6 +99,7 @@ class IngestReport:
             "updated": self.updated,
             "failed": self.failed,
             "skipped": self.skipped,
+            "cancelled": self.cancelled,
             "pages": self.pages,
             "chunks": self.chunks,
             "seconds": {stage: round(value, 3) for stage, value in self.seconds.items()},
@@ -258,6 +266,43 @@ class KnowledgeBaseManager:
             model=info.model, dim=info.dimension,
         )
 
+    def rebuild(self, name: str, embedding_provider: str, progress: ProgressCallback | None = None,
+                cancel: threading.Event | None = None) -> KnowledgeBase:
+        """Re-embed every stored chunk with `embedding_provider` and switch the knowledge base to it.
+
+        The new vectors go into a new collection while questions keep using the old one; the manifest
+        then switches in one transaction and the old collection is dropped. Cancelling leaves the
+        knowledge base on its old model.
+        """
+        kb = self.get(name)
+        info = describe_embeddings(embedding_provider)
+        embeddings = get_embeddings(embedding_provider)
+        with self._lock(kb.id):
+            chunks = self.index(kb).get_chunks()
+            target = dataclasses.replace(kb, generation=kb.generation + 1)
+            delete_collection(self._client, target.collection_name)
+            new_index = self.index(target)
+            for start in range(0, len(chunks), REBUILD_BATCH):
+                if cancel is not None and cancel.is_set():
+                    delete_collection(self._client, target.collection_name)
+                    raise IngestCancelled()
+                batch = chunks[start:start + REBUILD_BATCH]
+                (progress or (lambda *args: None))("embed", kb.name, start, len(chunks))
+                vectors = embeddings.embed_documents([chunk.text for chunk in batch])
+                new_index.add([c.chunk_id for c in batch], [c.text for c in batch], vectors, [c.metadata for c in batch])
+            self._switch_model(kb, info, target.generation)
+            delete_collection(self._client, kb.collection_name)
+        logger.info("rebuilt %s with %s (%d chunks)", kb.name, info.model, len(chunks))
+        return self.get(kb.name)
+
+    def _switch_model(self, kb: KnowledgeBase, info, generation: int) -> None:
+        with self.db.connect() as connection:
+            connection.execute(
+                "UPDATE knowledge_bases SET embedding_provider = ?, embedding_model = ?, embedding_dimension = ?,"
+                " generation = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                (info.provider, info.model, info.dimension, generation, kb.id),
+            )
+
     # Files -------------------------------------------------------------------------------------
 
     def files(self, name: str) -> list[dict]:
@@ -272,13 +317,14 @@ class KnowledgeBaseManager:
 
     def ingest(
         self, paths: Iterable[str | Path], kb_name: str, progress: ProgressCallback | None = None,
-        display_names: dict[Path, str] | None = None,
+        display_names: dict[Path, str] | None = None, cancel: threading.Event | None = None,
     ) -> IngestReport:
         """Add or update files (folders and zip archives are expanded) in a knowledge base.
 
         Unchanged files embed nothing. Each file is handled on its own: a failure is recorded in the
         report and in the file registry, and the batch goes on. `display_names` maps a path to the
-        file name to store (uploads arrive under temporary names).
+        file name to store (uploads arrive under temporary names). Setting `cancel` stops the batch:
+        the file in progress is rolled back, and it and the files after it are listed in `cancelled`.
         """
         kb = self.get(kb_name)
         self.check_embeddings(kb)
@@ -289,8 +335,11 @@ class KnowledgeBaseManager:
         with self._lock(kb.id), tempfile.TemporaryDirectory(dir=self._scratch_dir()) as scratch:
             queue = self._expand_archives(files, names, Path(scratch), report)
             for position, (path, name) in enumerate(queue):
+                if cancel is not None and cancel.is_set():
+                    report.cancelled.extend(pending for _, pending in queue[position:])
+                    break
                 notify("parse", name, position, len(queue))
-                outcome = self._ingest_one(kb, path, name, report, notify)
+                outcome = self._ingest_one(kb, path, name, report, notify, cancel)
                 if outcome:
                     getattr(report, outcome).append(name)
                 notify("done" if outcome else "failed", name, position + 1, len(queue))
@@ -298,10 +347,13 @@ class KnowledgeBaseManager:
         return report
 
     def _ingest_one(self, kb: KnowledgeBase, path: Path, name: str, report: IngestReport,
-                    notify: ProgressCallback) -> str | None:
+                    notify: ProgressCallback, cancel: threading.Event | None = None) -> str | None:
         """Ingest one file, recording a failure in `report`; return the outcome or None when it failed."""
         try:
-            return self._ingest_file(kb, path, name, report, notify)
+            return self._ingest_file(kb, path, name, report, notify, cancel)
+        except IngestCancelled:
+            logger.info("cancelled ingestion of %s into %s", name, kb.name)
+            report.cancelled.append(name)
         except LLMUniverseError as error:
             logger.warning("failed to ingest %s into %s: %s", name, kb.name, error)
             report.failed.append({"path": str(path), "name": name, "error": error.message(self.settings.language)})
@@ -332,7 +384,7 @@ class KnowledgeBaseManager:
         return queue
 
     def _ingest_file(self, kb: KnowledgeBase, path: Path, name: str, report: IngestReport,
-                     notify: ProgressCallback) -> str:
+                     notify: ProgressCallback, cancel: threading.Event | None = None) -> str:
         """Index one file and return its outcome: 'added', 'updated' or 'unchanged'.
 
         The file is staged in `<kb folder>/.incoming/` first, so an interrupted ingestion can resume
@@ -353,7 +405,7 @@ class KnowledgeBaseManager:
         try:
             chunks, documents = self._parse_and_split(kb, staged, name, file_id, report)
             self._set_status(file_id, "embedding")
-            self._write_chunks(kb, file_id, name, content_hash, chunks, report, notify)
+            self._write_chunks(kb, file_id, name, content_hash, chunks, report, notify, cancel)
         except BaseException as error:
             self._fail_file(kb, file_id, content_hash, error)
             staged.unlink(missing_ok=True)
@@ -388,12 +440,14 @@ class KnowledgeBaseManager:
         return chunks, documents
 
     def _write_chunks(self, kb: KnowledgeBase, file_id: int, name: str, content_hash: str, chunks: list,
-                      report: IngestReport, notify: ProgressCallback) -> None:
+                      report: IngestReport, notify: ProgressCallback, cancel: threading.Event | None = None) -> None:
         """Embed and store chunks in batches; ids are `<file id>-<hash prefix>-<n>`, so reruns overwrite."""
         embeddings = get_embeddings(kb.embedding_provider)
         index = self.index(kb)
         batch_size = 64
         for start in range(0, len(chunks), batch_size):
+            if cancel is not None and cancel.is_set():
+                raise IngestCancelled()
             batch = chunks[start:start + batch_size]
             notify("embed", name, start, len(chunks))
             began = time.perf_counter()
@@ -512,8 +566,13 @@ class KnowledgeBaseManager:
     def _fail_file(self, kb: KnowledgeBase, file_id: int, content_hash: str, error: BaseException) -> None:
         """Roll back a failed file: remove its new chunks; keep a previous version indexed, else mark it failed."""
         self.index(kb).delete_where({"$and": [{"file_id": file_id}, {"content_hash": content_hash}]})
-        message = error.message(self.settings.language) if isinstance(error, LLMUniverseError) else type(error).__name__
+        if isinstance(error, LLMUniverseError):
+            message = error.message(self.settings.language)
+        else:
+            message = None if isinstance(error, IngestCancelled) else type(error).__name__
         with self.db.connect() as connection:
+            if isinstance(error, IngestCancelled):
+                connection.execute("DELETE FROM files WHERE id = ? AND content_hash IS NULL", (file_id,))
             connection.execute(
                 "UPDATE files SET pending_hash = NULL, error = ?,"
                 " status = CASE WHEN content_hash IS NULL THEN 'failed' ELSE 'indexed' END,"
