@@ -254,3 +254,33 @@ def test_sample_kb_created_once(settings, tmp_path):
     assert first.added == ["介绍.md"]
     assert second is None
     assert manager.get("示例知识库").id == "sample"
+
+
+def test_lexical_index_follows_files(manager, tmp_path):
+    kb = manager.create("词库")
+    note = write(tmp_path / "note.md", "蓝鲸号飞船的船长叫做林默。")
+    manager.ingest([note], "词库")
+    found = manager.lexical(kb).search("林默", k=3)
+    write(note, "蓝鲸号飞船的船长叫做苏晴。")
+    manager.ingest([note], "词库")
+    after_update = manager.lexical(kb).search("林默", k=3)
+
+    manager.remove("note.md", "词库")
+
+    assert len(found) == 1
+    assert after_update == []
+    assert manager.lexical(kb).search("苏晴", k=3) == []
+    assert manager.lexical(kb).chunk_ids() == []
+
+
+def test_removed_file_never_returned(manager):
+    manager.create("库")
+    manager.ingest([corpus_file(REGULATION_MD), corpus_file("extra/oi-wiki/bit.md")], "库")
+
+    manager.remove(corpus_file(REGULATION_MD).name, "库")
+
+    hits = manager.search(["库"], "当事人申请监督的期限", k=20)
+    lexical = manager.lexical(manager.get("库")).search("当事人申请监督的期限", k=20)
+    assert {hit.metadata["source"] for _, hit in hits} == {"bit.md"}
+    assert all(hit.chunk_id in manager.lexical(manager.get("库")).chunk_ids() for hit in lexical)
+    assert all(not chunk.metadata["source"].startswith("人民检察院") for chunk in manager.index(manager.get("库")).get_chunks())

@@ -39,6 +39,7 @@ from llm_universe.errors import (
     LLMUniverseError,
 )
 from llm_universe.knowledge_base.archives import extract_archive, is_archive
+from llm_universe.knowledge_base.lexical import LexicalIndex
 from llm_universe.knowledge_base.vector_index import VectorHit, VectorIndex, delete_collection, get_client
 
 logger = logging.getLogger(__name__)
@@ -241,6 +242,7 @@ class KnowledgeBaseManager:
         kb = self.get(name)
         with self._lock(kb.id):
             delete_collection(self._client, kb.collection_name)
+            self.lexical(kb).delete_all()
             with self.db.connect() as connection:
                 connection.execute("DELETE FROM files WHERE kb_id = ?", (kb.id,))
                 connection.execute("DELETE FROM knowledge_bases WHERE id = ?", (kb.id,))
@@ -255,6 +257,10 @@ class KnowledgeBaseManager:
     def index(self, kb: KnowledgeBase) -> VectorIndex:
         """Return the Chroma collection of `kb`."""
         return VectorIndex(self._client, kb.collection_name)
+
+    def lexical(self, kb: KnowledgeBase) -> LexicalIndex:
+        """Return the BM25 index of `kb`."""
+        return LexicalIndex(self.db, kb.id)
 
     def check_embeddings(self, kb: KnowledgeBase) -> None:
         """Raise EmbeddingMismatchError when `kb` was built with another embedding provider than configured."""
@@ -444,6 +450,7 @@ class KnowledgeBaseManager:
         """Embed and store chunks in batches; ids are `<file id>-<hash prefix>-<n>`, so reruns overwrite."""
         embeddings = get_embeddings(kb.embedding_provider)
         index = self.index(kb)
+        lexical = self.lexical(kb)
         batch_size = 64
         for start in range(0, len(chunks), batch_size):
             if cancel is not None and cancel.is_set():
@@ -457,6 +464,7 @@ class KnowledgeBaseManager:
             ids = [f"{file_id}-{content_hash[:12]}-{start + offset}" for offset in range(len(batch))]
             metadatas = [_chunk_metadata(chunk, file_id, content_hash) for chunk in batch]
             index.add(ids, [chunk.page_content for chunk in batch], vectors, metadatas)
+            lexical.add(ids, [chunk.page_content for chunk in batch], file_id, content_hash)
             report.seconds["write"] += time.perf_counter() - began
         notify("write", name, len(chunks), len(chunks))
 
@@ -467,9 +475,13 @@ class KnowledgeBaseManager:
             row = self._file_row(kb, file_name)
             if row is None:
                 raise FileNotInKnowledgeBase(kb=kb.name, name=file_name)
-            index = self.index(kb)
+            index, lexical = self.index(kb), self.lexical(kb)
             removed = len(index.ids_where({"file_id": row["id"]}))
             index.delete_where({"file_id": row["id"]})
+            lexical.delete_file(row["id"])
+            left = index.ids_where({"file_id": row["id"]}) + lexical.chunk_ids(row["id"])
+            if left:  # checked by lookup, because a stale chunk would keep answering from a removed file
+                raise RuntimeError(f"{len(left)} chunks of file id {row['id']} survived removal")
             with self.db.connect() as connection:
                 connection.execute("DELETE FROM files WHERE id = ?", (row["id"],))
             (self.source_dir(kb) / row["name"]).unlink(missing_ok=True)
@@ -504,6 +516,7 @@ class KnowledgeBaseManager:
     def _roll_back(self, kb: KnowledgeBase, row) -> bool:
         """Undo one interrupted file; return whether its staged copy is there to resume from."""
         self.index(kb).delete_where({"$and": [{"file_id": row["id"]}, {"content_hash": row["pending_hash"]}]})
+        self.lexical(kb).delete_file(row["id"], content_hash=row["pending_hash"])
         staged = list((self.source_dir(kb) / ".incoming").glob(f"{row['id']}-{row['pending_hash'][:12]}*"))
         with self.db.connect() as connection:
             if row["content_hash"] or staged:
@@ -556,6 +569,7 @@ class KnowledgeBaseManager:
         """Drop the previous version's chunks, then mark the new version indexed."""
         index = self.index(kb)
         index.delete_where({"$and": [{"file_id": file_id}, {"content_hash": {"$ne": content_hash}}]})
+        self.lexical(kb).delete_file(file_id, keep_hash=content_hash)
         with self.db.connect() as connection:
             connection.execute(
                 "UPDATE files SET content_hash = ?, pending_hash = NULL, status = 'indexed', error = NULL, pages = ?,"
@@ -566,6 +580,7 @@ class KnowledgeBaseManager:
     def _fail_file(self, kb: KnowledgeBase, file_id: int, content_hash: str, error: BaseException) -> None:
         """Roll back a failed file: remove its new chunks; keep a previous version indexed, else mark it failed."""
         self.index(kb).delete_where({"$and": [{"file_id": file_id}, {"content_hash": content_hash}]})
+        self.lexical(kb).delete_file(file_id, content_hash=content_hash)
         if isinstance(error, LLMUniverseError):
             message = error.message(self.settings.language)
         else:
