@@ -112,7 +112,9 @@ def test_txt_metadata():
     documents = load_document(GBK_TXT)
 
     assert len(documents) == 1
-    assert documents[0].metadata == {"source": GBK_TXT.name, "file_type": "txt", "page": None}
+    assert documents[0].metadata == {
+        "source": GBK_TXT.name, "file_type": "txt", "page": None, "quality": 1.0, "ocr": False, "parse_quality": 1.0,
+    }
 
 
 def test_display_name_is_base_name(tmp_path):
@@ -180,14 +182,14 @@ def test_docx_headings_and_table():
 
     assert text.startswith(f"# {RULES}\n")
     assert "\n# 第一章 总 则\n" in text
-    assert "章: 第一章 总 则; 条文数: 4; 起始条: 第一条; 结束条: 第四条" in text
+    assert "| 章 | 条文数 | 起始条 | 结束条 |\n| --- | --- | --- | --- |\n| 第一章 总 则 | 4 | 第一条 | 第四条 |" in text
     assert "六个月" in text
 
 
 def test_docx_table_in_document_order():
     text = load_document(RULES_DOCX)[0].page_content
 
-    assert text.index("附表") < text.index("条文数: 4") < text.index("2016年3月22日")
+    assert text.index("附表") < text.index("| 第一章 总 则 | 4 |") < text.index("2016年3月22日")
 
 
 def test_docx_generated(tmp_path):
@@ -208,7 +210,10 @@ def test_docx_generated(tmp_path):
 
     text = load_document(path)[0].page_content
 
-    assert text == "# 总则\n\n第一条 为了规范管理，制定本办法。\n\n姓名: 张三; 年龄: 30\n\n## 附则\n\n第二条 本办法自发布之日起施行。"
+    assert text == (
+        "# 总则\n\n第一条 为了规范管理，制定本办法。\n\n| 姓名 | 年龄 |\n| --- | --- |\n| 张三 | 30 |\n\n"
+        "## 附则\n\n第二条 本办法自发布之日起施行。"
+    )
 
 
 def test_docx_garbage(tmp_path):
@@ -248,7 +253,7 @@ def test_html_generated(tmp_path):
 
     text = load_document(path)[0].page_content
 
-    assert text == "# 标题页\n\n## 第一节\n\n正文第一段， 跨行。\n\n省份: 北京市; 简称: 京"
+    assert text == "# 标题页\n\n## 第一节\n\n正文第一段， 跨行。\n\n| 省份 | 简称 |\n| --- | --- |\n| 北京市 | 京 |"
 
 
 def test_csv_rows():
@@ -287,7 +292,7 @@ def test_empty_txt(tmp_path):
     with pytest.raises(EmptyDocumentError) as info:
         load_document(path)
 
-    assert info.value.message("zh") == "文件 empty.txt 中没有可提取的文字（可能是空文件或纯图片）。"
+    assert info.value.message("zh") == "文件 empty.txt 是空文件（0 字节），可能在上传或复制时中断了。请检查原文件后重新上传。"
 
 
 def test_whitespace_txt(tmp_path):
@@ -346,4 +351,4 @@ def test_docx_merged_header(tmp_path):
 
     text = load_document(path)[0].page_content
 
-    assert text == "合并 | 右\nx | y | z"
+    assert text == "| 合并 |  | 右 |\n| --- | --- | --- |\n| x | y | z |"

@@ -8,6 +8,11 @@ sentence or clause punctuation (。！？；…，、： and their half-width fo
 bracket, so these marks stay with their sentence. The only exception is a chunk-sized run made of
 such marks alone. The heading lines of a section stay at the top of its first chunk, together with
 the start of the first paragraph.
+
+Markdown pipe tables (outside code blocks) are split by rows, never inside a row unless one row
+alone is longer than a chunk, and every chunk that holds rows of a table starts with the table's
+header and delimiter lines. No overlap is taken into or out of a table, because the repeated header
+already gives each chunk its context.
 """
 
 from __future__ import annotations
@@ -57,9 +62,16 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 
+_TABLE_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+_CELL_SEPARATOR = re.compile(r"(?<!\\)\|")
+
+# A table header is repeated in every chunk only while it leaves at least this share of chunk_size
+# for rows. A longer header is split like any text, so only the first chunk has it.
+_MIN_ROW_SHARE = 0.25
+
 # File types whose text has no Markdown structure, so a line starting with "#" is plain text there
-# (a shell comment in a PDF, a CSV row).
-_PLAIN_TEXT_TYPES = frozenset({"pdf", "csv"})
+# (a shell comment in a PDF, a CSV row, a subtitle line).
+_PLAIN_TEXT_TYPES = frozenset({"pdf", "csv", "json", "srt", "vtt"})
 
 
 @dataclass
@@ -69,6 +81,22 @@ class _Section:
     headings: str
     heading_text: str  # heading lines at the top of the section and the blank lines after them
     body: str
+
+
+@dataclass
+class _Table:
+    """A Markdown pipe table: the header and delimiter lines, and the row lines, each with its line break."""
+
+    header: str
+    rows: list[str]
+
+
+@dataclass
+class _Unit:
+    """A piece of text that the merge step never cuts; `table` marks a block of table rows with its header."""
+
+    text: str
+    table: bool = False
 
 
 class ChineseTextSplitter(TextSplitter):
@@ -96,7 +124,9 @@ class ChineseTextSplitter(TextSplitter):
 
         Adds `headings`, the Markdown heading path of the chunk ("第一章 总则 > 第三条", or "" outside
         any heading), and `chunk_index`, counted from 0 per `source` across all its pages. Headings
-        are not read from PDF and CSV text, where "#" at a line start is not Markdown.
+        are not read from PDF, CSV, JSON and subtitle text, where "#" at a line start is not Markdown.
+        A Document with a `cues` entry (subtitles: the (start, end) timestamps of every line) gives
+        chunks with the `start` and `end` of the cue on the chunk's first line instead.
         """
         documents = list(documents)
         chunks: list[Document] = []
@@ -104,10 +134,14 @@ class ChineseTextSplitter(TextSplitter):
         for document in documents:
             source = document.metadata.get("source")
             markdown = document.metadata.get("file_type") not in _PLAIN_TEXT_TYPES
+            cues = _CueLocator(document) if "cues" in document.metadata else None
             for headings, text in self._split(document.page_content, markdown):
                 index = next_index.get(source, 0)
                 next_index[source] = index + 1
                 metadata = {**document.metadata, "headings": headings, "chunk_index": index}
+                if cues is not None:
+                    del metadata["cues"]
+                    metadata.update(cues.timing(text))
                 chunks.append(Document(page_content=text, metadata=metadata))
 
         logger.debug("Split %d documents into %d chunks", len(documents), len(chunks))
@@ -121,36 +155,50 @@ class ChineseTextSplitter(TextSplitter):
                 yield section.headings, chunk
 
     def _split_section(self, section: _Section) -> list[str]:
-        units = _split_units(section.body, self._chunk_size)
-        if section.heading_text.strip():
-            units = self._attach_heading(section.heading_text, units)
+        heading_text = section.heading_text if section.heading_text.strip() else ""
+        units: list[_Unit] = []
+        for text, table in _split_tables(section.body):
+            if table is None:
+                units.extend(_Unit(piece) for piece in _split_units(text, self._chunk_size))
+                continue
+            # The first block of a table right under the heading leaves room for the heading lines.
+            first_limit = self._chunk_size - len(heading_text) if not units else self._chunk_size
+            units.extend(_table_units(table, self._chunk_size, first_limit))
+
+        if heading_text:
+            units = self._attach_heading(heading_text, units)
         return self._merge(units)
 
-    def _attach_heading(self, heading_text: str, units: list[str]) -> list[str]:
+    def _attach_heading(self, heading_text: str, units: list[_Unit]) -> list[_Unit]:
         """Glue the heading lines to the start of the first paragraph, so no chunk ends with a heading."""
         if not units:
             # NOTE: a heading at the end of the text, with nothing under it, becomes a chunk of its own.
-            return [heading_text]
+            return [_Unit(heading_text)]
 
+        first = units[0]
         budget = self._chunk_size - len(heading_text)
-        if len(units[0]) <= budget:
-            return [heading_text + units[0], *units[1:]]
+        if len(first.text) <= budget:
+            return [_Unit(heading_text + first.text, first.table), *units[1:]]
         if budget <= 0:
             # NOTE: headings longer than chunk_size are cut like any text, so a chunk may end inside them.
-            return [*_hard_split(heading_text + units[0], self._chunk_size), *units[1:]]
+            pieces = _hard_split(heading_text + first.text, self._chunk_size)
+            return [*(_Unit(piece) for piece in pieces), *units[1:]]
 
-        first = _split_units(units[0], budget)
-        return [heading_text + first[0], *first[1:], *units[1:]]
+        pieces = _split_units(first.text, budget)
+        return [_Unit(heading_text + pieces[0]), *(_Unit(piece) for piece in pieces[1:]), *units[1:]]
 
-    def _merge(self, units: list[str]) -> list[str]:
-        """Join consecutive units into chunks of at most chunk_size, with overlap between them."""
+    def _merge(self, units: list[_Unit]) -> list[str]:
+        """Join consecutive units into chunks of at most chunk_size, with overlap between prose chunks."""
         chunks: list[str] = []
         current = ""
+        previous_table = False
         for unit in units:
-            if current.strip() and len(current) + len(unit) > self._chunk_size:
+            if current.strip() and len(current) + len(unit.text) > self._chunk_size:
                 chunks.append(current)
-                current = self._overlap(current, self._chunk_size - len(unit))
-            current += unit
+                prose = not unit.table and not previous_table
+                current = self._overlap(current, self._chunk_size - len(unit.text)) if prose else ""
+            current += unit.text
+            previous_table = unit.table
         chunks.append(current)
 
         return [chunk.strip() for chunk in chunks if chunk.strip()]
@@ -244,6 +292,97 @@ def _parse_heading(line: str) -> tuple[int, str] | None:
 
     title = " ".join(_LINK.sub(r"\1", match.group(2)).split())
     return (len(match.group(1)), title) if title else None
+
+
+def _split_tables(body: str) -> list[tuple[str, _Table | None]]:
+    """Cut a section body into runs of text and pipe tables, skipping fenced code blocks.
+
+    A table starts at a line with "|" followed by a delimiter line ("| --- | :-: |") with the same
+    number of cells, and goes on while lines are not blank and contain "|".
+    """
+    lines = body.splitlines(keepends=True)
+    segments: list[tuple[str, _Table | None]] = []
+    text_start = 0
+    index = 0
+    fence = None
+    while index < len(lines):
+        fence, in_code = _track_fence(fence, lines[index])
+        if in_code or not _starts_table(lines, index):
+            index += 1
+            continue
+
+        end = index + 2
+        while end < len(lines) and lines[end].strip() and "|" in lines[end]:
+            end += 1
+        segments.append(("".join(lines[text_start:index]), None))
+        segments.append(("", _Table("".join(lines[index:index + 2]), lines[index + 2:end])))
+        text_start = index = end
+
+    segments.append(("".join(lines[text_start:]), None))
+    return [(text, table) for text, table in segments if table is not None or text]
+
+
+def _starts_table(lines: list[str], index: int) -> bool:
+    if index + 1 >= len(lines) or "|" not in lines[index] or "|" not in lines[index + 1]:
+        return False
+    if not _TABLE_DELIMITER.match(lines[index + 1].rstrip("\r\n")):
+        return False
+    return _cell_count(lines[index]) == _cell_count(lines[index + 1])
+
+
+def _cell_count(line: str) -> int:
+    line = line.strip()
+    line = line[1:] if line.startswith("|") else line
+    line = line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
+    return len(_CELL_SEPARATOR.split(line))
+
+
+def _table_units(table: _Table, limit: int, first_limit: int) -> list[_Unit]:
+    """Group table rows into blocks of at most `limit` characters, each starting with the header.
+
+    The first block is at most `first_limit` long. A row longer than a block is cut like text, and
+    each piece gets the header. When the header leaves too little room, the table is split like text.
+    """
+    header = table.header if table.header.endswith("\n") else table.header + "\n"
+    if min(limit, first_limit) - len(header) < limit * _MIN_ROW_SHARE:
+        return [_Unit(piece) for piece in _split_units(table.header + "".join(table.rows), limit)]
+    if not table.rows:
+        return [_Unit(header, table=True)]
+
+    units: list[_Unit] = []
+    block = ""
+    for row in table.rows:
+        budget = (first_limit if not units else limit) - len(header)
+        for piece in _split_units(row, budget):
+            if block and len(block) + len(piece) > budget:
+                units.append(_Unit(header + block, table=True))
+                block = ""
+                budget = limit - len(header)
+            block += piece
+    units.append(_Unit(header + block, table=True))
+    return units
+
+
+class _CueLocator:
+    """Find the subtitle cue on the first line of each chunk of one Document, chunks taken in order."""
+
+    def __init__(self, document: Document) -> None:
+        self.text = document.page_content
+        self.cues = list(document.metadata["cues"])
+        self.position = 0
+        self.line = 0
+
+    def timing(self, chunk: str) -> dict[str, str]:
+        """Return {"start": ..., "end": ...} of the cue where `chunk` starts, or {} without cues."""
+        found = self.text.find(chunk, self.position)
+        if found >= 0:
+            self.line += self.text.count("\n", self.position, found)
+            self.position = found
+        if not self.cues:
+            return {}
+
+        start, end = self.cues[min(self.line, len(self.cues) - 1)]
+        return {"start": start, "end": end}
 
 
 def _split_units(text: str, limit: int, level: int = 0) -> list[str]:

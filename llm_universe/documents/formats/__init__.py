@@ -1,0 +1,1 @@
+"""One loader module per file format; `loaders.py` maps extensions to them."""
