@@ -1,6 +1,6 @@
 """Start the web UI: `python app.py [--host HOST] [--port PORT] [--data-dir DIR]`.
 
-Only parses flags here; the knowledge bases, models and Gradio are loaded inside `main()`.
+This module only parses flags. The knowledge bases, models and Gradio are loaded inside `main()`.
 Serving on an address other than loopback requires `LLM_UNIVERSE_AUTH=user:password`, or
 `LLM_UNIVERSE_AUTH=off` to serve without a login.
 """
@@ -57,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         launch(settings, auth=auth, allow_public=allow_public)
     except LLMUniverseError as error:
         print(error.message(lang), file=sys.stderr)
+        return 1
+    except OSError as error:
+        from llm_universe.i18n import translate
+
+        print(translate("ui.console_start_failed", lang, host=settings.host, port=settings.port, error=error),
+              file=sys.stderr)
         return 1
     return 0
 

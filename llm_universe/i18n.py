@@ -56,6 +56,31 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "en": "not a valid .docx file (save an old .doc file as .docx first)"},
     "reason.damaged_docx": {"zh": ".docx 文件内部的 XML 已损坏（{detail}）", "en": "damaged XML inside the .docx file ({detail})"},
     "reason.invalid_csv": {"zh": "CSV 格式无效（{detail}）", "en": "invalid CSV ({detail})"},
+    # Document formats and hostile input (llm_universe/documents/).
+    "reason.invalid_xlsx": {"zh": "不是有效的 .xlsx 文件（旧版 .xls 请先另存为 .xlsx）",
+                            "en": "not a valid .xlsx file (save an old .xls file as .xlsx first)"},
+    "reason.invalid_pptx": {"zh": "不是有效的 .pptx 文件（旧版 .ppt 请先另存为 .pptx）",
+                            "en": "not a valid .pptx file (save an old .ppt file as .pptx first)"},
+    "reason.damaged_pptx": {"zh": ".pptx 文件内部的 XML 已损坏（{detail}）", "en": "damaged XML inside the .pptx file ({detail})"},
+    "reason.invalid_json": {"zh": "JSON 格式无效（{detail}）", "en": "invalid JSON ({detail})"},
+    "reason.invalid_epub": {"zh": "不是有效的 EPUB 电子书（{detail}）", "en": "not a valid EPUB book ({detail})"},
+    "reason.invalid_subtitles": {"zh": "没有找到带时间轴（如 00:00:01,000 --> 00:00:03,000）的字幕",
+                                 "en": "no subtitle cue with a timing line (such as 00:00:01,000 --> 00:00:03,000) was found"},
+    "error.file_zero_bytes": {
+        "zh": "文件 {name} 是空文件（0 字节），可能在上传或复制时中断了。请检查原文件后重新上传。",
+        "en": "{name} is empty (0 bytes); the upload or copy may have been interrupted. Check the original file and "
+        "upload it again.",
+    },
+    "error.file_encrypted": {
+        "zh": "文件 {name} 已加密（需要密码或受 DRM 保护），无法读取。请去除密码或保护后重新上传。",
+        "en": "{name} is encrypted (it needs a password or is DRM-protected), so it cannot be read. Remove the "
+        "password or protection and upload it again.",
+    },
+    "error.file_image_only": {
+        "zh": "文件 {name} 只包含图片，文字识别（OCR）也没有从中识别出文字。请上传带文字的版本或更清晰的扫描件。",
+        "en": "{name} contains only images, and OCR recognised no text in them. Upload a version with text or a "
+        "clearer scan.",
+    },
     "error.file_empty": {
         "zh": "文件 {name} 中没有可提取的文字（可能是空文件或纯图片）。",
         "en": "{name} contains no extractable text (it may be empty or image-only).",
@@ -328,6 +353,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{name}：{error}",
         "en": "{name}: {error}",
     },
+    "ui.upload_skipped_file": {
+        "zh": "已跳过 {item}",
+        "en": "Skipped {item}",
+    },
     "ui.progress": {
         "zh": "{stage}：{name}（第 {position}/{total} 个文件）",
         "en": "{stage}: {name} (file {position} of {total})",
@@ -407,6 +436,102 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ui.console_serving": {
         "zh": "网页界面地址：http://{host}:{port}",
         "en": "Web UI running at http://{host}:{port}",
+    },
+    "ui.console_start_failed": {
+        "zh": "无法在 {host}:{port} 启动网页界面：{error}。请用 --port 换一个端口。",
+        "en": "Could not start the web UI on {host}:{port}: {error}. Choose another port with --port.",
+    },
+    # LLM and embedding providers: errors beyond the basic ones above, connection tests and `doctor`.
+    "error.provider_quota": {
+        "zh": "{provider} 的账户额度已用完或已欠费（{detail}）。请充值或升级套餐后再试。",
+        "en": "{provider} reports that the account quota or balance is used up ({detail}). Top up or upgrade "
+        "the plan, then try again.",
+    },
+    "error.provider_key_format": {
+        "zh": "{provider} 拒绝了密钥（HTTP {status}）。{variable} 应是形如 {expected} 的密钥，当前的值不是这种形式。"
+        "请到控制台重新复制完整的密钥。",
+        "en": "{provider} rejected the API key (HTTP {status}). {variable} must have the form {expected}, and the "
+        "current value does not. Copy the whole key from the console again.",
+    },
+    "error.provider_missing_model": {
+        "zh": "{provider} 未指定模型。请在 .env 中设置 {model_variable}，或在界面中填写模型名称。",
+        "en": "{provider} has no model set. Set {model_variable} in .env, or enter a model name in the UI.",
+    },
+    "error.provider_dependency_missing": {
+        "zh": "{provider} 需要安装可选依赖 {package}。请运行：{command}",
+        "en": "{provider} needs the optional package {package}. Install it with: {command}",
+    },
+    "error.provider_model_file_missing": {
+        "zh": "找不到模型路径 {path}。请把 {model_variable} 设置为本机上已下载模型的路径。",
+        "en": "Model path not found: {path}. Set {model_variable} to the path of a model downloaded to this computer.",
+    },
+    "error.provider_model_file_invalid": {
+        "zh": "无法加载模型 {path}（{detail}）。请确认 {model_variable} 指向完整且格式正确的模型。",
+        "en": "Could not load the model {path} ({detail}). Check that {model_variable} points to a complete model "
+        "in the right format.",
+    },
+    "error.provider_rejected": {
+        "zh": "{provider} 拒绝了这次请求（{detail}）。请检查模型名称、参数和问题内容后重试。",
+        "en": "{provider} rejected the request ({detail}). Check the model name, the parameters and the question, "
+        "then try again.",
+    },
+    "error.provider_unexpected": {
+        "zh": "调用 {provider} 时发生意外错误（{error_type}），详情已写入日志。请重试；若问题持续，请反馈日志内容。",
+        "en": "An unexpected error ({error_type}) occurred while calling {provider}, and the details were logged. "
+        "Try again, and report the log if it persists.",
+    },
+    "error.embedding_missing_key": {
+        "zh": "{provider} 未配置密钥。请在 .env 中设置 {variable}。",
+        "en": "{provider} has no API key. Set {variable} in .env.",
+    },
+    "error.embedding_missing_model": {
+        "zh": "{provider} 未指定模型。请在 .env 中设置 {model_variable}。",
+        "en": "{provider} has no model set. Set {model_variable} in .env.",
+    },
+    "error.embedding_dimension_unknown": {
+        "zh": "不知道嵌入模型 {model} 的向量维数。请在 .env 中设置 {dimension_variable}（例如 1536）。",
+        "en": "The vector dimension of embedding model {model} is unknown. Set {dimension_variable} in .env "
+        "(for example 1536).",
+    },
+    "provider.connection_ok": {
+        "zh": "连接成功：{provider} · {model}，用时 {seconds} 秒。",
+        "en": "Connected: {provider} · {model} answered in {seconds} s.",
+    },
+    "provider.connection_none": {
+        "zh": "当前不使用大模型，回答将摘录知识库原文，无需测试连接。",
+        "en": "No LLM is selected, so answers quote the knowledge base and there is no connection to test.",
+    },
+    "provider.embedding_ok": {
+        "zh": "嵌入模型可用：{provider} · {model}（{dimension} 维），用时 {seconds} 秒。",
+        "en": "Embedding model works: {provider} · {model} ({dimension} dimensions), {seconds} s.",
+    },
+    "provider.state.ok": {"zh": "可用", "en": "working"},
+    "provider.state.configured": {"zh": "已配置（未测试连接）", "en": "configured (connection not tested)"},
+    "provider.state.not_configured": {"zh": "未配置", "en": "not configured"},
+    "provider.state.missing_dependency": {"zh": "缺少依赖", "en": "missing package"},
+    "provider.state.error": {"zh": "出错", "en": "failing"},
+    "provider.doctor_install": {"zh": "安装", "en": "Installation"},
+    "provider.doctor_data_dir": {"zh": "数据目录", "en": "Data directory"},
+    "provider.doctor_llms": {"zh": "大模型服务", "en": "LLM providers"},
+    "provider.doctor_embeddings": {"zh": "嵌入模型", "en": "Embedding providers"},
+    "provider.doctor_port": {"zh": "端口", "en": "Port"},
+    "provider.doctor_in_use": {"zh": "（当前使用）", "en": "(in use)"},
+    "provider.doctor_package_missing": {"zh": "未安装", "en": "not installed"},
+    "provider.doctor_writable": {"zh": "{path}：可写", "en": "{path}: writable"},
+    "provider.doctor_unwritable": {
+        "zh": "{path}：不可写。请设置 LLM_UNIVERSE_DATA_DIR 为可写目录。",
+        "en": "{path}: not writable. Set LLM_UNIVERSE_DATA_DIR to a writable folder.",
+    },
+    "provider.doctor_port_free": {"zh": "{host}:{port} 空闲", "en": "{host}:{port} is free"},
+    "provider.doctor_port_busy": {
+        "zh": "{host}:{port} 已被占用（可能网页界面已在运行）。如需另开一个，请用 --port 换一个端口。",
+        "en": "{host}:{port} is in use (the web UI may already be running). To start another, choose a port "
+        "with --port.",
+    },
+    "provider.doctor_summary_ok": {"zh": "检查通过。", "en": "All checks passed."},
+    "provider.doctor_summary_failed": {
+        "zh": "有检查未通过，请按上面的提示处理。",
+        "en": "Some checks failed; follow the hints above.",
     },
     # Text placed inside answers.
     "answer.extractive_label": {

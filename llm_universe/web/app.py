@@ -24,6 +24,7 @@ from llm_universe.config import Settings
 from llm_universe.documents.loaders import SUPPORTED_EXTENSIONS
 from llm_universe.errors import ConfigurationError, ConversationNotFound, LLMUniverseError
 from llm_universe.i18n import normalize_language, translate
+from llm_universe.knowledge_base.archives import ARCHIVE_SUFFIXES
 from llm_universe.knowledge_base.manager import SAMPLE_KB_NAME
 from llm_universe.knowledge_base.sample import ensure_sample_kb
 from llm_universe.llms.registry import PROVIDERS, resolve_target
@@ -40,10 +41,11 @@ logger = logging.getLogger(__name__)
 
 # Choice value of the provider dropdown that means "use the provider configured in .env / environment".
 DEFAULT_PROVIDER = "default"
+# Each language is named in itself, so these labels stay the same in every UI language.
 LANGUAGE_CHOICES = [("中文", "zh"), ("English", "en")]
 SESSION_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 BROWSER_STATE_KEY_FILE = "browser_state.key"
-# Chat streams mostly wait on remote LLMs, so many may run at once; ingestion is CPU-bound.
+# Chat streams mostly wait on remote LLMs, so many may run at once. Ingestion is CPU-bound.
 DEFAULT_CONCURRENCY = 8
 CHAT_CONCURRENCY = 16
 UPLOAD_CONCURRENCY = 2
@@ -95,7 +97,7 @@ class Components:
 
 
 class WebApp:
-    """Builds the Blocks and handles its events; holds only the shared `Assistant` and settings."""
+    """Web UI builder and event handlers. Its only state is the shared `Assistant` and the settings."""
 
     def __init__(self, settings: Settings, assistant: Assistant | None = None) -> None:
         self.settings = settings
@@ -177,7 +179,7 @@ class WebApp:
     def _label_properties(self, lang: str, model_status: str) -> dict[str, dict]:
         """Return {Components field name: properties} for every translated label, placeholder and text."""
         t = lambda key, **params: translate(key, lang, **params)  # noqa: E731 - local shorthand
-        supported = " ".join(SUPPORTED_EXTENSIONS)
+        supported = " ".join([*SUPPORTED_EXTENSIONS, *ARCHIVE_SUFFIXES])
         return {
             "header": {"value": t("ui.header")},
             "language_radio": {"label": t("ui.language")},
@@ -210,9 +212,9 @@ class WebApp:
         configured = self.settings.resolved_llm_provider
         default_name = PROVIDERS[configured].display_name[lang] if configured in PROVIDERS else configured
         choices = [(translate("ui.provider_default", lang, name=default_name), DEFAULT_PROVIDER)]
-        # The test model is offered only when it is the configured one.
+        # Hidden providers (the test model) are offered only when they are the configured one.
         choices += [(spec.display_name[lang], spec.id) for spec in PROVIDERS.values()
-                    if spec.id != "fake" or configured == "fake"]
+                    if not spec.hidden or spec.id == configured]
         return choices
 
     # Events ------------------------------------------------------------------------------------
@@ -280,22 +282,19 @@ class WebApp:
         conversation_id = self._existing_conversation(session_id, (current or {}).get("id"))
         kb_names = self._kb_names()
         chosen = [name for name in (selected or []) if name in kb_names] or default_kb_selection(kb_names)
-        updates = self._label_updates(self._label_properties(lang, self._status_text(None, "", "", lang)))
-        updates.update({
-            ui.session: session_id,
-            ui.language: lang,
-            ui.current: {"id": conversation_id},
-            ui.selected: chosen,
-            ui.language_radio: gr.update(value=lang, label=translate("ui.language", lang)),
-            ui.conversations: self._conversation_list(session_id, conversation_id, lang),
-            ui.chatbot: gr.update(value=self._history(session_id, conversation_id, lang),
-                                  label=translate("ui.chatbot", lang),
-                                  placeholder=translate("ui.chatbot_placeholder", lang)),
-            ui.kb_select: gr.update(choices=kb_names, value=chosen, label=translate("ui.kb_select", lang)),
-            ui.upload_target: gr.update(choices=kb_names, value=chosen[0] if chosen else None,
-                                        label=translate("ui.upload_target", lang)),
-            ui.kb_overview: self._kb_overview(lang),
+
+        properties = self._label_properties(lang, self._status_text(None, "", "", lang))
+        _merge(properties, {
+            "language_radio": {"value": lang},
+            "conversations": self._conversation_properties(session_id, conversation_id, lang),
+            "chatbot": {"value": self._history(session_id, conversation_id, lang)},
+            "kb_select": {"choices": kb_names, "value": chosen},
+            "upload_target": {"choices": kb_names, "value": chosen[0] if chosen else None},
+            "kb_overview": {"value": self._kb_overview(lang)},
         })
+        updates = self._label_updates(properties)
+        updates.update({ui.session: session_id, ui.language: lang, ui.current: {"id": conversation_id},
+                        ui.selected: chosen})
         return updates
 
     def on_language(self, lang: str, session_id: str | None, current: dict | None, provider: str, model: str,
@@ -305,19 +304,20 @@ class WebApp:
         assert ui is not None
         lang = normalize_language(lang)
         conversation_id = (current or {}).get("id")
+
         properties = self._label_properties(lang, self._status_text(provider, model, api_key, lang))
-        properties["chatbot"]["value"] = self._history(session_id, conversation_id, lang)
-        properties["provider"]["value"] = provider or DEFAULT_PROVIDER
-        updates = self._label_updates(properties)
-        updates.update({
-            ui.language: lang,
-            ui.conversations: self._conversation_list(session_id, conversation_id, lang),
-            ui.kb_overview: self._kb_overview(lang),
+        _merge(properties, {
+            "conversations": self._conversation_properties(session_id, conversation_id, lang),
+            "chatbot": {"value": self._history(session_id, conversation_id, lang)},
+            "provider": {"value": provider or DEFAULT_PROVIDER},
+            "kb_overview": {"value": self._kb_overview(lang)},
         })
+        updates = self._label_updates(properties)
+        updates[ui.language] = lang
         return updates
 
     def on_new_conversation(self) -> tuple:
-        """Start an empty conversation; it is stored once the first question is sent."""
+        """Start an empty conversation, which is stored once the first question is sent."""
         return {"id": None}, [], gr.update(value=None)
 
     def on_select_conversation(self, conversation_id: str | None, session_id: str | None, lang: str) -> tuple:
@@ -361,7 +361,7 @@ class WebApp:
         failure = self._check_question(question, kb_names, lang)
         if failure:
             _warn(failure, lang)
-            yield {}
+            yield {ui.question: gr.skip()}
             return
 
         session_id = session_id if _valid_session(session_id) else new_session_id()
@@ -392,14 +392,14 @@ class WebApp:
     @staticmethod
     def _check_question(question: str, kb_names: list[str] | None, lang: str) -> str | None:
         if not question:
-            return LLMUniverseError("error.empty_question").message(lang)
+            return translate("error.empty_question", lang)
         if not kb_names:
-            return LLMUniverseError("error.no_kb_selected").message(lang)
+            return translate("error.no_kb_selected", lang)
         return None
 
     def _stream_answer(self, session_id: str, conversation_id: str, question: str, kb_names: list[str], lang: str,
                        provider: str, model: str, api_key: str) -> Iterator[str | AnswerResult | None]:
-        """Yield the growing answer text, then the AnswerResult; on an error show a toast and yield None.
+        """Yield the growing answer text, then the AnswerResult, or None after showing a toast for an error.
 
         The chat generator is read to its end because it stores the turn after yielding the result.
         """
@@ -416,9 +416,10 @@ class WebApp:
                     text += event
                     yield text
         except LLMUniverseError as error:
+            logger.warning("chat in conversation %s failed: %s", conversation_id, error)
             _warn(error.message(lang), lang)
         except Exception:  # noqa: BLE001 - the visitor gets a short message, the log gets the traceback
-            logger.exception("answering failed in conversation %s", conversation_id)
+            logger.exception("chat in conversation %s failed", conversation_id)
             _warn(translate("error.internal", lang), lang)
         if result is not None and result.status == "failed" and result.error is not None:
             _warn(result.error.message(lang), lang)
@@ -455,17 +456,29 @@ class WebApp:
         if not name:
             _warn(translate("ui.upload_no_kb", lang), lang)
             return (gr.skip(),) * 7
+
+        # After a failure the name and files stay in place for a retry.
+        report_text, cleared_name, cleared_files = gr.skip(), gr.skip(), gr.skip()
         try:
             report_text, name = self._ingest_upload(files, name, lang, progress)
+            cleared_name, cleared_files = "", None
         except LLMUniverseError as error:
+            logger.warning("upload into knowledge base %s failed: %s", name, error)
             _warn(error.message(lang), lang)
-            return (gr.skip(),) * 7
+        except Exception:  # noqa: BLE001 - the visitor gets a short message, the log gets the traceback
+            logger.exception("upload into knowledge base %s failed", name)
+            _warn(translate("error.internal", lang), lang)
 
+        # The lists are refreshed after a failure too: the knowledge base may have been created before it.
         all_names = self._kb_names()
         chosen = [kb for kb in (kb_names or []) if kb in all_names]
-        chosen += [name] if name not in chosen else []
-        return (report_text, gr.update(choices=all_names, value=chosen), gr.update(choices=all_names, value=name),
-                "", None, self._kb_overview(lang), chosen)
+        chosen += [name] if name in all_names and name not in chosen else []
+        target_value = name if name in all_names else None
+        if target_value is None and chosen:
+            target_value = chosen[0]
+        return (report_text, gr.update(choices=all_names, value=chosen),
+                gr.update(choices=all_names, value=target_value), cleared_name, cleared_files,
+                self._kb_overview(lang), chosen)
 
     def _ingest_upload(self, files: list[str], name: str, lang: str, progress: gr.Progress) -> tuple[str, str]:
         """Create the knowledge base if needed, index the files and return (Markdown summary, KB name)."""
@@ -504,9 +517,12 @@ class WebApp:
         except ConversationNotFound:
             return None
 
-    def _conversation_list(self, session_id: str | None, conversation_id: str | None, lang: str):
+    def _conversation_properties(self, session_id: str | None, conversation_id: str | None, lang: str) -> dict:
         conversations = self.assistant.conversations.list(session_id) if _valid_session(session_id) else []
-        return gr.update(choices=conversation_choices(conversations, lang), value=conversation_id)
+        return {"choices": conversation_choices(conversations, lang), "value": conversation_id}
+
+    def _conversation_list(self, session_id: str | None, conversation_id: str | None, lang: str):
+        return gr.update(**self._conversation_properties(session_id, conversation_id, lang))
 
     def _history(self, session_id: str | None, conversation_id: str | None, lang: str) -> list[dict]:
         if not conversation_id or not _valid_session(session_id):
@@ -564,7 +580,7 @@ def default_kb_selection(kb_names: list[str]) -> list[str]:
 
 
 def new_session_id() -> str:
-    """Return a random browser-session id (128 bits, hex); knowing it grants access to its conversations."""
+    """Return a random browser-session id (128 bits, hex). Anyone who has it can read its conversations."""
     return secrets.token_hex(16)
 
 
@@ -586,7 +602,7 @@ def browser_state_secret(data_dir: Path) -> str:
 
 
 def create_app(settings: Settings, assistant: Assistant | None = None) -> gr.Blocks:
-    """Build the web UI for `settings`; pass `assistant` to share one already built.
+    """Build the web UI for `settings`, reusing `assistant` when one is already built.
 
     When mounting the Blocks into another FastAPI app, pass `css=APP_CSS` and `run_history=False`
     to `gr.mount_gradio_app` as `launch` does.
@@ -597,19 +613,22 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> gr.Blo
 def launch(settings: Settings, auth: tuple[str, str] | None = None, allow_public: bool = False) -> None:
     """Index the sample knowledge base on the first start, then serve the UI on settings.host:settings.port.
 
-    A host other than a loopback address requires `auth` (user, password) or `allow_public=True`;
-    otherwise ConfigurationError is raised before anything starts. Blocks until the server stops.
+    A host other than a loopback address requires `auth` (user, password) or `allow_public=True`,
+    else ConfigurationError is raised before anything starts. Blocks until the server stops, and raises
+    OSError when the port is in use.
     """
     check_public_access(settings.host, auth, allow_public)
     assistant = Assistant(settings)
     if settings.sample_kb:
         index_sample_kb(assistant, settings.language)
     demo = create_app(settings, assistant)
-    print(translate("ui.console_serving", settings.language, host=settings.host, port=settings.port), flush=True)
     demo.launch(
         server_name=settings.host, server_port=settings.port, share=False, auth=auth, quiet=True,
-        max_file_size=f"{settings.max_upload_mb}mb", css=APP_CSS, run_history=False, footer_links=["settings"],
+        prevent_thread_lock=True, max_file_size=f"{settings.max_upload_mb}mb", css=APP_CSS, run_history=False,
+        footer_links=["settings"],
     )
+    print(translate("ui.console_serving", settings.language, host=settings.host, port=settings.port), flush=True)
+    demo.block_thread()
 
 
 def check_public_access(host: str, auth: tuple[str, str] | None, allow_public: bool) -> None:
@@ -660,6 +679,11 @@ def _valid_session(session_id: object) -> bool:
 
 def _provider_id(choice: str | None) -> str | None:
     return None if not choice or choice == DEFAULT_PROVIDER else choice
+
+
+def _merge(properties: dict[str, dict], extra: dict[str, dict]) -> None:
+    for name, values in extra.items():
+        properties.setdefault(name, {}).update(values)
 
 
 def _unique(components: list) -> list:

@@ -18,8 +18,8 @@ EXCERPT_CHARS = 400
 def render_sources(sources: list[dict], lang: str) -> str:
     """Return a collapsed `<details>` block listing each source as "[n] file page N" with its excerpt.
 
-    The block is a single line of HTML: a blank line would end the Markdown HTML block and let the
-    Markdown renderer reinterpret the escaped excerpt.
+    The block is a single line of HTML, because a blank line would end the Markdown HTML block and let
+    the Markdown renderer reinterpret the escaped excerpt.
     """
     if not sources:
         return ""
@@ -45,7 +45,11 @@ def _render_source(source: dict, lang: str) -> str:
 
 def render_answer(answer: str, sources: list[dict], status: str, lang: str) -> str:
     """Return an assistant message: the answer, an incomplete-answer mark when cut off, then its sources."""
-    parts = [answer.rstrip()]
+    text = answer.rstrip()
+    if text.count("```") % 2:
+        # An answer cut off inside a code block would otherwise swallow the mark and the sources.
+        text += "\n```"
+    parts = [text]
     if status != "complete":
         parts.append(f'<p class="lu-incomplete">⚠️ {html.escape(translate("answer.incomplete", lang))}</p>')
     sources_block = render_sources(sources, lang)
@@ -73,16 +77,19 @@ def conversation_choices(conversations: list[Conversation], lang: str) -> list[t
 
 
 def render_ingest_report(kb_name: str, report: IngestReport, lang: str) -> str:
-    """Return a Markdown summary of an upload: counts per outcome, then one line per failed file."""
+    """Return a Markdown summary of an upload: counts per outcome, then one line per failed or skipped file."""
     summary = translate(
         "ui.upload_summary", lang, kb=kb_name, added=len(report.added), updated=len(report.updated),
         unchanged=len(report.unchanged), failed=len(report.failed), chunks=report.chunks,
     )
-    failures = ["- " + translate("ui.upload_failed_file", lang, name=item["name"], error=item["error"])
-                for item in report.failed]
-    if not failures:
+    # NOTE: the manager stores failure reasons already translated into Settings.language, so after a
+    # language switch they can differ from the rest of the page.
+    lines = ["- " + translate("ui.upload_failed_file", lang, name=item["name"], error=item["error"])
+             for item in report.failed]
+    lines += ["- " + translate("ui.upload_skipped_file", lang, item=item) for item in report.skipped]
+    if not lines:
         return summary
-    return summary + "\n\n" + "\n".join(failures)
+    return summary + "\n\n" + "\n".join(lines)
 
 
 def render_kb_table(rows: list[dict], lang: str) -> str:
