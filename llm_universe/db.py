@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS files (
     name TEXT NOT NULL,
     content_hash TEXT,
     pending_hash TEXT,
+    pending_ingest TEXT,
     size INTEGER NOT NULL DEFAULT 0,
     pages INTEGER,
     chunk_count INTEGER NOT NULL DEFAULT 0,
@@ -91,6 +92,7 @@ class Database:
 ADDED_COLUMNS = [
     ("knowledge_bases", "generation", "INTEGER NOT NULL DEFAULT 0"),
     ("files", "parse_quality", "REAL"),
+    ("files", "pending_ingest", "TEXT"),
 ]
 
 

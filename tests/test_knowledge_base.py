@@ -225,13 +225,15 @@ def test_recover_interrupted_ingest(settings, tmp_path):
     manager = KnowledgeBaseManager(settings)
     kb = manager.create("库")
     path = write(tmp_path / "note.md", "第一段。\n\n第二段。")
-    file_id = manager._begin_file(kb, "note.md", "abc123", 10)
-    manager.index(kb).add([f"{file_id}-abc123-0"], ["半写入的块"], [[0.1] * 64],
-                          [{"file_id": file_id, "content_hash": "abc123", "source": "note.md"}])
+    file_id = manager._begin_file(kb, "note.md", "abc123", 10, ingest_id="run1")
+    manager.index(kb).add([f"{file_id}-run1-0"], ["半写入的块"], [[0.1] * 64],
+                          [{"file_id": file_id, "content_hash": "abc123", "ingest_id": "run1", "source": "note.md"}])
+    manager.lexical(kb).add([f"{file_id}-run1-0"], ["半写入的块"], file_id, "run1")
 
     restarted = KnowledgeBaseManager(settings)
 
     assert restarted.index(kb).count() == 0
+    assert restarted.lexical(kb).chunk_ids() == []
     assert restarted.files("库") == []
     assert restarted.ingest([path], "库").added == ["note.md"]
 
@@ -284,3 +286,49 @@ def test_removed_file_never_returned(manager):
     assert {hit.metadata["source"] for _, hit in hits} == {"bit.md"}
     assert all(hit.chunk_id in manager.lexical(manager.get("库")).chunk_ids() for hit in lexical)
     assert all(not chunk.metadata["source"].startswith("人民检察院") for chunk in manager.index(manager.get("库")).get_chunks())
+
+
+def test_two_workers_same_result(settings):
+    folder = corpus_file("extra/oi-wiki")
+    single = KnowledgeBaseManager(settings)
+    single.create("一")
+    parallel = KnowledgeBaseManager(settings.replace(ingest_workers=2))
+    parallel.create("二")
+
+    first = single.ingest([folder], "一")
+    second = parallel.ingest([folder], "二")
+
+    assert sorted(second.added) == sorted(first.added)
+    assert second.chunks == first.chunks
+    assert parallel.index(parallel.get("二")).count() == first.chunks
+
+
+def test_two_workers_skip_unchanged(settings, monkeypatch):
+    import llm_universe.knowledge_base.manager as manager_module
+
+    parallel = KnowledgeBaseManager(settings.replace(ingest_workers=2))
+    parallel.create("库")
+    parallel.ingest([corpus_file("extra/oi-wiki")], "库")
+    parsed = []
+    original = manager_module.load_document
+    monkeypatch.setattr(manager_module, "load_document", lambda *a, **k: parsed.append(a[0]) or original(*a, **k))
+
+    report = parallel.ingest([corpus_file("extra/oi-wiki")], "库")
+
+    assert len(report.unchanged) == 3
+    assert parsed == []
+
+
+def test_reindex_replaces_chunks(manager, tmp_path):
+    kb = manager.create("库")
+    note = write(tmp_path / "note.md", "# 标题\n\n蓝鲸号飞船的船长叫做林默。")
+    manager.ingest([note], "库")
+    before = set(manager.index(kb).ids_where({"source": "note.md"}))
+
+    report = manager.reindex("note.md", "库")
+
+    after = set(manager.index(kb).ids_where({"source": "note.md"}))
+    assert report.updated == ["note.md"]
+    assert len(after) == len(before) == 1
+    assert after.isdisjoint(before)
+    assert set(manager.lexical(kb).chunk_ids()) == after

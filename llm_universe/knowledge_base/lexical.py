@@ -30,11 +30,11 @@ CREATE TABLE IF NOT EXISTS lexical_chunks (
     chunk_id TEXT NOT NULL,
     kb_id TEXT NOT NULL,
     file_id INTEGER NOT NULL,
-    content_hash TEXT NOT NULL,
+    ingest_id TEXT NOT NULL,
     tokens TEXT NOT NULL,
     PRIMARY KEY (kb_id, chunk_id)
 );
-CREATE INDEX IF NOT EXISTS lexical_by_file ON lexical_chunks (kb_id, file_id, content_hash);
+CREATE INDEX IF NOT EXISTS lexical_by_file ON lexical_chunks (kb_id, file_id, ingest_id);
 """
 
 _jieba_lock = threading.Lock()
@@ -75,25 +75,25 @@ class LexicalIndex:
         with db.connect() as connection:
             connection.executescript(SCHEMA)
 
-    def add(self, chunk_ids: list[str], texts: list[str], file_id: int, content_hash: str) -> None:
-        """Store the tokens of chunks (replacing chunks with the same ids)."""
-        rows = [(cid, self.kb_id, file_id, content_hash, json.dumps(tokenize(text), ensure_ascii=False))
+    def add(self, chunk_ids: list[str], texts: list[str], file_id: int, ingest_id: str) -> None:
+        """Store the tokens of chunks written by one ingestion of a file (replacing chunks with the same ids)."""
+        rows = [(cid, self.kb_id, file_id, ingest_id, json.dumps(tokenize(text), ensure_ascii=False))
                 for cid, text in zip(chunk_ids, texts)]
         with self.db.connect() as connection:
             connection.executemany(
-                "INSERT OR REPLACE INTO lexical_chunks (chunk_id, kb_id, file_id, content_hash, tokens)"
+                "INSERT OR REPLACE INTO lexical_chunks (chunk_id, kb_id, file_id, ingest_id, tokens)"
                 " VALUES (?, ?, ?, ?, ?)", rows)
 
-    def delete_file(self, file_id: int, content_hash: str | None = None, keep_hash: str | None = None) -> None:
-        """Delete a file's entries: all of them, only those of `content_hash`, or all but `keep_hash`."""
+    def delete_file(self, file_id: int, ingest_id: str | None = None, keep_ingest: str | None = None) -> None:
+        """Delete a file's entries: all of them, only those of `ingest_id`, or all but those of `keep_ingest`."""
         query = "DELETE FROM lexical_chunks WHERE kb_id = ? AND file_id = ?"
         params: list[object] = [self.kb_id, file_id]
-        if content_hash is not None:
-            query += " AND content_hash = ?"
-            params.append(content_hash)
-        if keep_hash is not None:
-            query += " AND content_hash != ?"
-            params.append(keep_hash)
+        if ingest_id is not None:
+            query += " AND ingest_id = ?"
+            params.append(ingest_id)
+        if keep_ingest is not None:
+            query += " AND ingest_id != ?"
+            params.append(keep_ingest)
         with self.db.connect() as connection:
             connection.execute(query, params)
 

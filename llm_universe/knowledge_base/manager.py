@@ -18,6 +18,7 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,7 +175,7 @@ class KnowledgeBaseManager:
         name = validate_kb_name(name)
         if self.find(name) is not None:
             raise KnowledgeBaseExists(name=name)
-        info = describe_embeddings(self.settings.embedding_provider)
+        info = describe_embeddings(self.settings.embedding_provider, self.settings)
         kb_id = kb_id or uuid.uuid4().hex[:16]
         with self.db.connect() as connection:
             connection.execute(
@@ -266,7 +267,7 @@ class KnowledgeBaseManager:
         """Raise EmbeddingMismatchError when `kb` was built with another embedding provider than configured."""
         if kb.embedding_provider == self.settings.embedding_provider:
             return
-        info = describe_embeddings(self.settings.embedding_provider)
+        info = describe_embeddings(self.settings.embedding_provider, self.settings)
         raise EmbeddingMismatchError(
             kb=kb.name, kb_model=kb.embedding_model, kb_dim=kb.embedding_dimension, kb_provider=kb.embedding_provider,
             model=info.model, dim=info.dimension,
@@ -324,6 +325,7 @@ class KnowledgeBaseManager:
     def ingest(
         self, paths: Iterable[str | Path], kb_name: str, progress: ProgressCallback | None = None,
         display_names: dict[Path, str] | None = None, cancel: threading.Event | None = None,
+        force: bool = False,
     ) -> IngestReport:
         """Add or update files (folders and zip archives are expanded) in a knowledge base.
 
@@ -331,6 +333,7 @@ class KnowledgeBaseManager:
         report and in the file registry, and the batch goes on. `display_names` maps a path to the
         file name to store (uploads arrive under temporary names). Setting `cancel` stops the batch:
         the file in progress is rolled back, and it and the files after it are listed in `cancelled`.
+        `force` re-indexes files even when their content is unchanged (listed as `updated`).
         """
         kb = self.get(kb_name)
         self.check_embeddings(kb)
@@ -340,23 +343,26 @@ class KnowledgeBaseManager:
         names = display_names or {}
         with self._lock(kb.id), tempfile.TemporaryDirectory(dir=self._scratch_dir()) as scratch:
             queue = self._expand_archives(files, names, Path(scratch), report)
-            for position, (path, name) in enumerate(queue):
-                if cancel is not None and cancel.is_set():
-                    report.cancelled.extend(pending for _, pending in queue[position:])
-                    break
-                notify("parse", name, position, len(queue))
-                outcome = self._ingest_one(kb, path, name, report, notify, cancel)
-                if outcome:
-                    getattr(report, outcome).append(name)
-                notify("done" if outcome else "failed", name, position + 1, len(queue))
+            workers = 1 if force else self.settings.ingest_workers
+            with _Prefetcher(self, kb, queue, workers) as prefetcher:
+                for position, (path, name) in enumerate(queue):
+                    if cancel is not None and cancel.is_set():
+                        report.cancelled.extend(pending for _, pending in queue[position:])
+                        break
+                    notify("parse", name, position, len(queue))
+                    outcome = self._ingest_one(kb, path, name, report, notify, cancel, prefetcher.take(position), force)
+                    if outcome:
+                        getattr(report, outcome).append(name)
+                    notify("done" if outcome else "failed", name, position + 1, len(queue))
             self._touch(kb)
         return report
 
     def _ingest_one(self, kb: KnowledgeBase, path: Path, name: str, report: IngestReport,
-                    notify: ProgressCallback, cancel: threading.Event | None = None) -> str | None:
+                    notify: ProgressCallback, cancel: threading.Event | None = None,
+                    prefetched: Future | None = None, force: bool = False) -> str | None:
         """Ingest one file, recording a failure in `report`; return the outcome or None when it failed."""
         try:
-            return self._ingest_file(kb, path, name, report, notify, cancel)
+            return self._ingest_file(kb, path, name, report, notify, cancel, prefetched, force)
         except IngestCancelled:
             logger.info("cancelled ingestion of %s into %s", name, kb.name)
             report.cancelled.append(name)
@@ -390,7 +396,8 @@ class KnowledgeBaseManager:
         return queue
 
     def _ingest_file(self, kb: KnowledgeBase, path: Path, name: str, report: IngestReport,
-                     notify: ProgressCallback, cancel: threading.Event | None = None) -> str:
+                     notify: ProgressCallback, cancel: threading.Event | None = None,
+                     prefetched: Future | None = None, force: bool = False) -> str:
         """Index one file and return its outcome: 'added', 'updated' or 'unchanged'.
 
         The file is staged in `<kb folder>/.incoming/` first, so an interrupted ingestion can resume
@@ -399,25 +406,27 @@ class KnowledgeBaseManager:
         self._check_file(path, name)
         content_hash = file_sha256(path)
         existing = self._file_row(kb, name)
-        if existing and existing["content_hash"] == content_hash and existing["status"] == "indexed":
+        if not force and existing and existing["content_hash"] == content_hash and existing["status"] == "indexed":
             return "unchanged"
         duplicate = self._indexed_by_hash(kb, content_hash)
-        if duplicate and duplicate != name:
+        if not force and duplicate and duplicate != name:
             logger.info("%s has the same content as %s in %s; nothing embedded", name, duplicate, kb.name)
             return "unchanged"
 
-        file_id = self._begin_file(kb, name, content_hash, path.stat().st_size)
+        ingest_id = uuid.uuid4().hex[:12]
+        file_id = self._begin_file(kb, name, content_hash, path.stat().st_size, ingest_id)
         staged = self._stage_source(kb, path, file_id, content_hash)
         try:
-            chunks, documents = self._parse_and_split(kb, staged, name, file_id, report)
+            chunks, documents = self._parse_and_split(kb, staged, name, file_id, report, content_hash, prefetched,
+                                                      notify)
             self._set_status(file_id, "embedding")
-            self._write_chunks(kb, file_id, name, content_hash, chunks, report, notify, cancel)
+            self._write_chunks(kb, file_id, name, content_hash, ingest_id, chunks, report, notify, cancel)
         except BaseException as error:
-            self._fail_file(kb, file_id, content_hash, error)
+            self._fail_file(kb, file_id, ingest_id, error)
             staged.unlink(missing_ok=True)
             raise
         self._place_source(kb, staged, name)
-        self._finish_file(kb, file_id, content_hash, pages=_page_count(documents), chunk_count=len(chunks),
+        self._finish_file(kb, file_id, content_hash, ingest_id, pages=_page_count(documents), chunk_count=len(chunks),
                           quality=_parse_quality(documents))
         report.pages += _page_count(documents) or 1
         report.chunks += len(chunks)
@@ -434,10 +443,26 @@ class KnowledgeBaseManager:
         if size > self.settings.max_upload_mb << 20:
             raise FileTooLarge(name=name, size_mb=round(size / (1 << 20), 1), limit_mb=self.settings.max_upload_mb)
 
-    def _parse_and_split(self, kb: KnowledgeBase, staged: Path, name: str, file_id: int, report: IngestReport):
-        """Load and split a staged file, updating its status; return (chunks, documents)."""
+    def _parse_and_split(self, kb: KnowledgeBase, staged: Path, name: str, file_id: int, report: IngestReport,
+                         content_hash: str, prefetched: Future | None = None,
+                         notify: ProgressCallback | None = None):
+        """Load and split a staged file, updating its status; return (chunks, documents).
+
+        A matching result parsed ahead by the prefetcher is used instead of parsing again.
+        """
+        parsed = prefetched.result() if prefetched is not None else None
+        if parsed is not None and parsed.content_hash == content_hash:
+            report.seconds["parse"] += parsed.parse_seconds
+            report.seconds["split"] += parsed.split_seconds
+            return parsed.chunks, parsed.documents
+        def on_ocr(stage: str, done: int, total: int) -> None:
+            if done == 0:
+                self._set_status(file_id, "ocr")
+            if notify is not None:
+                notify(stage, name, done, total)
+
         started = time.perf_counter()
-        documents = load_document(staged, display_name=name)
+        documents = load_document(staged, display_name=name, progress=on_ocr)
         report.seconds["parse"] += time.perf_counter() - started
         self._set_status(file_id, "splitting")
         started = time.perf_counter()
@@ -445,10 +470,11 @@ class KnowledgeBaseManager:
         report.seconds["split"] += time.perf_counter() - started
         return chunks, documents
 
-    def _write_chunks(self, kb: KnowledgeBase, file_id: int, name: str, content_hash: str, chunks: list,
+    def _write_chunks(self, kb: KnowledgeBase, file_id: int, name: str, content_hash: str, ingest_id: str,
+                      chunks: list,
                       report: IngestReport, notify: ProgressCallback, cancel: threading.Event | None = None) -> None:
-        """Embed and store chunks in batches; ids are `<file id>-<hash prefix>-<n>`, so reruns overwrite."""
-        embeddings = get_embeddings(kb.embedding_provider)
+        """Embed and store chunks in batches, with ids `<file id>-<ingest id>-<n>` in Chroma and the BM25 index."""
+        embeddings = get_embeddings(kb.embedding_provider, self.settings)
         index = self.index(kb)
         lexical = self.lexical(kb)
         batch_size = 64
@@ -461,10 +487,10 @@ class KnowledgeBaseManager:
             vectors = embeddings.embed_documents([chunk.page_content for chunk in batch])
             report.seconds["embed"] += time.perf_counter() - began
             began = time.perf_counter()
-            ids = [f"{file_id}-{content_hash[:12]}-{start + offset}" for offset in range(len(batch))]
-            metadatas = [_chunk_metadata(chunk, file_id, content_hash) for chunk in batch]
+            ids = [f"{file_id}-{ingest_id}-{start + offset}" for offset in range(len(batch))]
+            metadatas = [_chunk_metadata(chunk, file_id, content_hash, ingest_id) for chunk in batch]
             index.add(ids, [chunk.page_content for chunk in batch], vectors, metadatas)
-            lexical.add(ids, [chunk.page_content for chunk in batch], file_id, content_hash)
+            lexical.add(ids, [chunk.page_content for chunk in batch], file_id, ingest_id)
             report.seconds["write"] += time.perf_counter() - began
         notify("write", name, len(chunks), len(chunks))
 
@@ -488,6 +514,14 @@ class KnowledgeBaseManager:
             self._touch(kb)
         logger.info("removed %s from %s: %d chunks", file_name, kb.name, removed)
         return removed
+
+    def reindex(self, file_name: str, kb_name: str, progress: ProgressCallback | None = None) -> IngestReport:
+        """Parse, split and embed a stored file again (after a loader or splitter improvement)."""
+        kb = self.get(kb_name)
+        if self._file_row(kb, file_name) is None:
+            raise FileNotInKnowledgeBase(kb=kb.name, name=file_name)
+        stored = self.source_dir(kb) / file_name
+        return self.ingest([stored], kb.name, progress=progress, force=True)
 
     def recover_interrupted(self) -> list[tuple[str, str]]:
         """Roll back files whose ingestion was interrupted (crash, kill) and return those that can resume.
@@ -515,13 +549,15 @@ class KnowledgeBaseManager:
 
     def _roll_back(self, kb: KnowledgeBase, row) -> bool:
         """Undo one interrupted file; return whether its staged copy is there to resume from."""
-        self.index(kb).delete_where({"$and": [{"file_id": row["id"]}, {"content_hash": row["pending_hash"]}]})
-        self.lexical(kb).delete_file(row["id"], content_hash=row["pending_hash"])
+        self.index(kb).delete_where({"$and": [{"file_id": row["id"]}, {"ingest_id": row["pending_ingest"] or ""}]})
+        self.lexical(kb).delete_file(row["id"], ingest_id=row["pending_ingest"] or "")
         staged = list((self.source_dir(kb) / ".incoming").glob(f"{row['id']}-{row['pending_hash'][:12]}*"))
         with self.db.connect() as connection:
-            if row["content_hash"] or staged:
-                status = "pending" if staged else "indexed"
-                connection.execute("UPDATE files SET status = ? WHERE id = ?", (status, row["id"]))
+            if staged:
+                connection.execute("UPDATE files SET status = 'pending' WHERE id = ?", (row["id"],))
+            elif row["content_hash"]:
+                connection.execute("UPDATE files SET status = 'indexed', pending_hash = NULL, pending_ingest = NULL"
+                                   " WHERE id = ?", (row["id"],))
             else:
                 connection.execute("DELETE FROM files WHERE id = ?", (row["id"],))
         logger.warning("rolled back interrupted ingestion of %s in %s (file id %s)", row["name"], kb.name, row["id"])
@@ -553,34 +589,35 @@ class KnowledgeBaseManager:
             ).fetchone()
         return row["name"] if row else None
 
-    def _begin_file(self, kb: KnowledgeBase, name: str, content_hash: str, size: int) -> int:
-        """Mark a file as being written (pending_hash) so a crash can be rolled back; return its id."""
+    def _begin_file(self, kb: KnowledgeBase, name: str, content_hash: str, size: int, ingest_id: str) -> int:
+        """Mark a file as being written (pending hash and ingest id) so a crash can be rolled back; return its id."""
         with self.db.connect() as connection:
             connection.execute(
-                "INSERT INTO files (kb_id, name, pending_hash, size, status) VALUES (?, ?, ?, ?, 'parsing')"
-                " ON CONFLICT (kb_id, name) DO UPDATE SET pending_hash = excluded.pending_hash,"
+                "INSERT INTO files (kb_id, name, pending_hash, pending_ingest, size, status)"
+                " VALUES (?, ?, ?, ?, ?, 'parsing') ON CONFLICT (kb_id, name) DO UPDATE SET"
+                " pending_hash = excluded.pending_hash, pending_ingest = excluded.pending_ingest,"
                 " size = excluded.size, status = 'parsing', error = NULL",
-                (kb.id, name, content_hash, size),
+                (kb.id, name, content_hash, ingest_id, size),
             )
             return connection.execute("SELECT id FROM files WHERE kb_id = ? AND name = ?", (kb.id, name)).fetchone()["id"]
 
-    def _finish_file(self, kb: KnowledgeBase, file_id: int, content_hash: str, pages: int | None, chunk_count: int,
-                     quality: float | None = None) -> None:
-        """Drop the previous version's chunks, then mark the new version indexed."""
-        index = self.index(kb)
-        index.delete_where({"$and": [{"file_id": file_id}, {"content_hash": {"$ne": content_hash}}]})
-        self.lexical(kb).delete_file(file_id, keep_hash=content_hash)
+    def _finish_file(self, kb: KnowledgeBase, file_id: int, content_hash: str, ingest_id: str, pages: int | None,
+                     chunk_count: int, quality: float | None = None) -> None:
+        """Drop the chunks of earlier ingestions of the file, then mark this one indexed."""
+        self.index(kb).delete_where({"$and": [{"file_id": file_id}, {"ingest_id": {"$ne": ingest_id}}]})
+        self.lexical(kb).delete_file(file_id, keep_ingest=ingest_id)
         with self.db.connect() as connection:
             connection.execute(
-                "UPDATE files SET content_hash = ?, pending_hash = NULL, status = 'indexed', error = NULL, pages = ?,"
+                "UPDATE files SET content_hash = ?, pending_hash = NULL, pending_ingest = NULL, status = 'indexed',"
+                " error = NULL, pages = ?,"
                 " chunk_count = ?, parse_quality = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
                 (content_hash, pages, chunk_count, quality, file_id),
             )
 
-    def _fail_file(self, kb: KnowledgeBase, file_id: int, content_hash: str, error: BaseException) -> None:
+    def _fail_file(self, kb: KnowledgeBase, file_id: int, ingest_id: str, error: BaseException) -> None:
         """Roll back a failed file: remove its new chunks; keep a previous version indexed, else mark it failed."""
-        self.index(kb).delete_where({"$and": [{"file_id": file_id}, {"content_hash": content_hash}]})
-        self.lexical(kb).delete_file(file_id, content_hash=content_hash)
+        self.index(kb).delete_where({"$and": [{"file_id": file_id}, {"ingest_id": ingest_id}]})
+        self.lexical(kb).delete_file(file_id, ingest_id=ingest_id)
         if isinstance(error, LLMUniverseError):
             message = error.message(self.settings.language)
         else:
@@ -589,7 +626,7 @@ class KnowledgeBaseManager:
             if isinstance(error, IngestCancelled):
                 connection.execute("DELETE FROM files WHERE id = ? AND content_hash IS NULL", (file_id,))
             connection.execute(
-                "UPDATE files SET pending_hash = NULL, error = ?,"
+                "UPDATE files SET pending_hash = NULL, pending_ingest = NULL, error = ?,"
                 " status = CASE WHEN content_hash IS NULL THEN 'failed' ELSE 'indexed' END,"
                 " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
                 (message, file_id),
@@ -663,18 +700,73 @@ class KnowledgeBaseManager:
         kbs = [self.get(name) for name in kb_names]
         for kb in kbs:
             self.check_embeddings(kb)
-        vector = get_embeddings(self.settings.embedding_provider).embed_query(query)
+        vector = get_embeddings(self.settings.embedding_provider, self.settings).embed_query(query)
         hits = [(kb, hit) for kb in kbs for hit in self.index(kb).query(vector, k)]
         hits.sort(key=lambda pair: pair[1].score, reverse=True)
         return hits[:k]
 
 
-def _chunk_metadata(chunk, file_id: int, content_hash: str) -> dict:
+def _chunk_metadata(chunk, file_id: int, content_hash: str, ingest_id: str) -> dict:
     """Return Chroma-safe metadata (no None values) for a chunk."""
     metadata = {key: value for key, value in chunk.metadata.items()
                 if value is not None and isinstance(value, (str, int, float, bool))}
-    metadata.update({"file_id": file_id, "content_hash": content_hash})
+    metadata.update({"file_id": file_id, "content_hash": content_hash, "ingest_id": ingest_id})
     return metadata
+
+
+@dataclass
+class _Parsed:
+    """A file parsed and split ahead of its turn by the prefetcher."""
+
+    content_hash: str
+    documents: list
+    chunks: list
+    parse_seconds: float
+    split_seconds: float
+
+
+class _Prefetcher:
+    """Parse and split the next files on worker threads while the current file is embedded and written.
+
+    With `workers` <= 1 nothing is prefetched. Files that the registry shows unchanged are not parsed,
+    so an unchanged re-ingest stays cheap.
+    """
+
+    def __init__(self, manager: KnowledgeBaseManager, kb: KnowledgeBase, queue: list[tuple[Path, str]],
+                 workers: int) -> None:
+        self.manager, self.kb, self.queue, self.workers = manager, kb, queue, workers
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="parse") if workers > 1 else None
+        self.futures: dict[int, Future] = {}
+
+    def __enter__(self) -> _Prefetcher:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def take(self, position: int) -> Future | None:
+        """Return the prefetched parse of file `position` (or None) and schedule the files after it."""
+        if self.pool is None:
+            return None
+        for ahead in range(position, min(position + self.workers + 1, len(self.queue))):
+            if ahead not in self.futures:
+                path, name = self.queue[ahead]
+                self.futures[ahead] = self.pool.submit(self._parse, path, name)
+        return self.futures.pop(position)
+
+    def _parse(self, path: Path, name: str) -> _Parsed | None:
+        if path.is_symlink() or not path.is_file() or is_archive(path):
+            return None
+        content_hash = file_sha256(path)
+        row = self.manager._file_row(self.kb, name)
+        if (row and row["content_hash"] == content_hash) or self.manager._indexed_by_hash(self.kb, content_hash):
+            return None
+        started = time.perf_counter()
+        documents = load_document(path, display_name=name)
+        parsed_at = time.perf_counter()
+        chunks = ChineseTextSplitter(self.kb.chunk_size, self.kb.chunk_overlap).split_documents(documents)
+        return _Parsed(content_hash, documents, chunks, parsed_at - started, time.perf_counter() - parsed_at)
 
 
 def _hidden(relative: Path) -> bool:
