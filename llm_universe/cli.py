@@ -1,4 +1,4 @@
-"""Command line: `python -m llm_universe kb|ingest|remove|ask|serve`.
+"""Command line: `python -m llm_universe kb|ingest|remove|ask|serve|doctor`.
 
 Every command accepts `--json` for machine-readable output. Exit codes: 0 success, 1 user error
 (with a readable message on stderr), 2 usage error (argparse).
@@ -48,14 +48,28 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="ask a question")
     ask.add_argument("question")
     ask.add_argument("--kb", action="append", required=True, help="knowledge base name (repeat for several)")
-    ask.add_argument("--provider", help="LLM provider id: none, openai (default: from the environment)")
-    ask.add_argument("--model", help="model name for the provider")
+    ask.add_argument("--provider", help=f"LLM provider id: {', '.join(_provider_ids())} "
+                                        "(default: $LLM_UNIVERSE_LLM_PROVIDER, else openai when OPENAI_API_KEY is set)")
+    ask.add_argument("--model", help="model name for the provider (default: the provider's *_MODEL variable)")
     ask.add_argument("-k", "--top-k", type=int, help="number of sources to retrieve (default 5)")
     _add_json(ask)
 
     serve = commands.add_parser("serve", help="start the web UI (same as python app.py)")
     add_serve_arguments(serve)
+
+    doctor = commands.add_parser("doctor", help="check the install, the data directory, the port and every provider")
+    doctor.add_argument("--offline", action="store_true",
+                        help="do not contact providers (otherwise each configured one gets a one-token request)")
+    doctor.add_argument("--env-example", action="store_true",
+                        help="print the provider section of .env.example generated from the provider tables")
+    _add_json(doctor)
     return parser
+
+
+def _provider_ids() -> list[str]:
+    from llm_universe.llms.registry import PROVIDERS
+
+    return [spec.id for spec in PROVIDERS.values() if not spec.hidden]
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -192,6 +206,18 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `doctor`: exit 0 when the app can run as configured, 1 otherwise."""
+    from llm_universe.doctor import render_env_example, run_doctor as check_everything
+
+    if args.env_example:
+        print(render_env_example(), end="")
+        return 0
+    report = check_everything(settings, check_network=not args.offline, lang=settings.language)
+    _emit(args, report.to_dict(), "\n".join(report.lines(settings.language)))
+    return 0 if report.ok else 1
+
+
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run `serve`: start the web UI."""
     from llm_universe.web.app import launch
@@ -206,4 +232,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "remove": run_remove,
     "ask": run_ask,
     "serve": run_serve,
+    "doctor": run_doctor,
 }

@@ -19,13 +19,24 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
+# Provider variables that have a dedicated Settings field; `provider_value` reads these from the field.
+DEDICATED_PROVIDER_FIELDS = {
+    "OPENAI_API_KEY": "openai_api_key",
+    "OPENAI_BASE_URL": "openai_base_url",
+    "OPENAI_MODEL": "openai_model",
+}
+
 # The sample knowledge base shipped in the repository, indexed on first start.
 SAMPLE_KB_DIR = Path(__file__).resolve().parent.parent / "data_base" / "knowledge_db" / "sample"
 
 
 @dataclass(frozen=True, repr=False)
 class Settings:
-    """Application settings. Secrets are excluded from `repr` so logging a Settings object is safe."""
+    """Application settings. Secrets are excluded from `repr` so logging a Settings object is safe.
+
+    `provider_env` contains every variable that the LLM and embedding provider registries declare
+    (keys, base URLs, models), read once by `from_env`. Read them with `provider_value`.
+    """
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     host: str = DEFAULT_HOST
@@ -38,25 +49,37 @@ class Settings:
     openai_model: str = DEFAULT_OPENAI_MODEL
     temperature: float = 0.1
     request_timeout: float = 60.0
+    provider_max_retries: int = 2
+    provider_retry_delay: float = 1.0
+    provider_env: Mapping[str, str] = field(default_factory=dict, hash=False)
     chunk_size: int = 500
     chunk_overlap: int = 50
     top_k: int = 5
     relevance_threshold: float = 0.2
     sample_kb: bool = True
     max_upload_mb: int = 200
+    ingest_workers: int = 1
 
     def __post_init__(self) -> None:
         _require(self.chunk_size > 0, "chunk_size", self.chunk_size, "must be > 0")
         _require(0 <= self.chunk_overlap < self.chunk_size, "chunk_overlap", self.chunk_overlap,
                  "must be >= 0 and < chunk_size")
         _require(self.top_k > 0, "top_k", self.top_k, "must be > 0")
+        _require(1 <= self.ingest_workers <= 16, "ingest_workers", self.ingest_workers, "must be 1-16")
         _require(0 < self.port < 65536, "port", self.port, "must be 1-65535")
         _require(0.0 <= self.temperature <= 2.0, "temperature", self.temperature, "must be 0-2")
         _require(self.request_timeout > 0, "request_timeout", self.request_timeout, "must be > 0")
+        _require(self.provider_max_retries >= 0, "provider_max_retries", self.provider_max_retries, "must be >= 0")
+        _require(self.provider_retry_delay >= 0, "provider_retry_delay", self.provider_retry_delay, "must be >= 0")
+        # A private copy, so a caller's dict changed later cannot change these settings.
+        object.__setattr__(self, "provider_env", dict(self.provider_env))
 
     def __repr__(self) -> str:
-        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "openai_api_key"}
+        hidden = {"openai_api_key", "provider_env"}
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in hidden}
         shown["openai_api_key"] = "***" if self.openai_api_key else None
+        # Variable names only: their values include API keys.
+        shown["provider_env"] = sorted(self.provider_env)
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     @property
@@ -81,6 +104,36 @@ class Settings:
             return self.llm_provider
         return "openai" if self.openai_api_key else "none"
 
+    def provider_value(self, name: str | None) -> str | None:
+        """Return the value of provider variable `name` (e.g. 'ZHIPUAI_API_KEY'), or None when unset or blank.
+
+        OPENAI_API_KEY, OPENAI_BASE_URL and OPENAI_MODEL come from their dedicated fields; every other
+        name comes from `provider_env`.
+        """
+        if not name:
+            return None
+        if name in DEDICATED_PROVIDER_FIELDS:
+            value = getattr(self, DEDICATED_PROVIDER_FIELDS[name])
+        else:
+            value = self.provider_env.get(name)
+        value = value.strip() if isinstance(value, str) else value
+        return value or None
+
+    def with_provider_values(self, values: Mapping[str, str | None]) -> Settings:
+        """Return a copy with provider variables set (None removes one), as if they were in the environment."""
+        fields: dict[str, object] = {}
+        env = dict(self.provider_env)
+        for name, value in values.items():
+            if name == "OPENAI_MODEL" and value is None:
+                fields["openai_model"] = DEFAULT_OPENAI_MODEL
+            elif name in DEDICATED_PROVIDER_FIELDS:
+                fields[DEDICATED_PROVIDER_FIELDS[name]] = value
+            elif value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        return dataclasses.replace(self, provider_env=env, **fields)
+
     def replace(self, **changes: object) -> Settings:
         """Return a copy with `changes` applied (flags override the environment this way)."""
         return dataclasses.replace(self, **changes)
@@ -101,16 +154,30 @@ class Settings:
             "openai_model": env.get("OPENAI_MODEL") or DEFAULT_OPENAI_MODEL,
             "temperature": _float(env, "LLM_UNIVERSE_TEMPERATURE", 0.1),
             "request_timeout": _float(env, "LLM_UNIVERSE_REQUEST_TIMEOUT", 60.0),
+            "provider_max_retries": _int(env, "LLM_UNIVERSE_MAX_RETRIES", 2),
+            "provider_retry_delay": _float(env, "LLM_UNIVERSE_RETRY_DELAY", 1.0),
+            "provider_env": _provider_env(env),
             "chunk_size": _int(env, "LLM_UNIVERSE_CHUNK_SIZE", 500),
             "chunk_overlap": _int(env, "LLM_UNIVERSE_CHUNK_OVERLAP", 50),
             "top_k": _int(env, "LLM_UNIVERSE_TOP_K", 5),
             "sample_kb": env.get("LLM_UNIVERSE_SAMPLE_KB", "1").strip().lower() not in {"0", "false", "no", "off"},
             "max_upload_mb": _int(env, "LLM_UNIVERSE_MAX_UPLOAD_MB", 200),
+            "ingest_workers": _int(env, "LLM_UNIVERSE_INGEST_WORKERS", 1),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         if "data_dir" in overrides and overrides["data_dir"] is not None:
             values["data_dir"] = Path(str(overrides["data_dir"]))
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _provider_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Return the non-empty values of every variable the provider registries declare."""
+    # Imported here because both registries import this module.
+    from llm_universe.embeddings.registry import declared_variables as embedding_variables
+    from llm_universe.llms.registry import declared_variables as llm_variables
+
+    names = set(llm_variables()) | set(embedding_variables())
+    return {name: env[name] for name in sorted(names - set(DEDICATED_PROVIDER_FIELDS)) if env.get(name)}
 
 
 def _require(condition: bool, name: str, value: object, reason: str) -> None:

@@ -30,6 +30,7 @@ class Assistant:
     def ask(
         self, question: str, kb_names: list[str], *, provider: str | None = None, model: str | None = None,
         api_key: str | None = None, history: list[dict] | None = None, lang: str = "zh",
+        temperature: float | None = None,
     ) -> Iterator[str | AnswerResult]:
         """Stream an answer without storing it: text deltas, then the AnswerResult."""
         question = (question or "").strip()
@@ -37,35 +38,50 @@ class Assistant:
             raise LLMUniverseError("error.empty_question")
         if not kb_names:
             raise LLMUniverseError("error.no_kb_selected")
-        target = resolve_target(self.settings, provider=provider, model=model, api_key=api_key)
+        target = resolve_target(self.settings, provider=provider, model=model, api_key=api_key,
+                                temperature=temperature)
         yield from answer_question(self.settings, self.knowledge_bases, question, kb_names,
                                    history=history, target=target, lang=lang)
 
     def chat(
         self, session_id: str, conversation_id: str, question: str, kb_names: list[str], *,
         provider: str | None = None, model: str | None = None, api_key: str | None = None, lang: str = "zh",
+        temperature: float | None = None,
     ) -> Iterator[str | AnswerResult]:
         """Answer within a stored conversation: history is read from it and both turns are written to it.
 
-        Both turns are stored only once the answer has finished or was cut off midway (then marked
-        'incomplete'), so the stored history never holds a question without its reply. A provider
-        failure before any text leaves the conversation unchanged.
+        Both turns are stored once the answer has finished, was cut off midway, or the caller stopped
+        reading (closed the generator, e.g. a stop button); the last two are marked 'incomplete'. So the
+        stored history never holds a question without its reply. A provider failure before any text,
+        or a stop before any text, leaves the conversation unchanged.
         """
         history = [{"role": m.role, "content": m.content}
                    for m in self.conversations.messages(conversation_id, session_id)]
         result: AnswerResult | None = None
-        for event in self.ask(question, kb_names, provider=provider, model=model, api_key=api_key,
-                              history=history, lang=lang):
-            if isinstance(event, AnswerResult):
-                result = event
-            yield event
+        parts: list[str] = []
+        try:
+            for event in self.ask(question, kb_names, provider=provider, model=model, api_key=api_key,
+                                  history=history, lang=lang, temperature=temperature):
+                if isinstance(event, AnswerResult):
+                    result = event
+                else:
+                    parts.append(event)
+                yield event
+        except GeneratorExit:
+            if parts:
+                self._store_turns(conversation_id, session_id, question, "".join(parts), [], "incomplete",
+                                  provider, model)
+                logger.info("answer stopped by the user in conversation %s", conversation_id)
+            raise
         assert result is not None
         if result.status == "failed":
             return
+        status = "complete" if result.status == "complete" else "incomplete"
+        self._store_turns(conversation_id, session_id, question, result.answer,
+                          [source.to_dict() for source in result.sources], status, result.provider, result.model)
+
+    def _store_turns(self, conversation_id: str, session_id: str, question: str, answer: str, sources: list[dict],
+                     status: str, provider: str | None, model: str | None) -> None:
         self.conversations.add_message(conversation_id, session_id, "user", question.strip())
-        self.conversations.add_message(
-            conversation_id, session_id, "assistant", result.answer,
-            sources=[source.to_dict() for source in result.sources],
-            status="complete" if result.status == "complete" else "incomplete",
-            provider=result.provider, model=result.model,
-        )
+        self.conversations.add_message(conversation_id, session_id, "assistant", answer, sources=sources,
+                                       status=status, provider=provider, model=model)

@@ -80,3 +80,41 @@ def corpus_file(relative: str) -> Path:
     path = CORPUS / relative
     assert path.exists(), f"test corpus file missing: {path} (set LLM_UNIVERSE_CORPUS)"
     return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_provider_env(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clear every variable the provider registries declare, and make provider retries wait 10 ms."""
+    from llm_universe.embeddings.registry import declared_variables as embedding_variables
+    from llm_universe.llms.registry import declared_variables as llm_variables
+
+    for name in {*llm_variables(), *embedding_variables(), "LLM_UNIVERSE_MAX_RETRIES", "LLM_UNIVERSE_REQUEST_TIMEOUT"}:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LLM_UNIVERSE_RETRY_DELAY", "0.01")
+
+
+@pytest.fixture
+def vendor_servers():
+    """Start fake vendor servers on demand, e.g. `vendor_servers("zhipu")`; all are stopped after the test."""
+    from fake_vendor import FakeVendorServer
+
+    started: list[FakeVendorServer] = []
+
+    def start(dialect: str = "openai", **options) -> FakeVendorServer:
+        server = FakeVendorServer(dialect=dialect, **options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def closed_port_url(path: str = "/v1") -> str:
+    """Return a 127.0.0.1 URL on a port that nothing listens on (a connection to it is refused)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"

@@ -208,3 +208,26 @@ def test_regulation_answer_real_model(real_settings, tmp_path):
 
     assert "六个月" in result.answer
     assert result.in_knowledge_base is True
+
+
+def test_chat_stopped_kept_incomplete(settings, fake_openai, tmp_path):
+    assistant = openai_assistant(settings, fake_openai, tmp_path)
+    conversation = assistant.conversations.create("session-a")
+    stream = assistant.chat("session-a", conversation.id, "蓝鲸号飞船的船长是谁？", ["库"])
+
+    first = next(stream)
+    stream.close()
+
+    messages = assistant.conversations.messages(conversation.id, "session-a")
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[1].content == first
+    assert messages[1].status == "incomplete"
+
+
+def test_chat_stopped_before_text(settings, fake_openai, tmp_path):
+    assistant = openai_assistant(settings, fake_openai, tmp_path)
+    conversation = assistant.conversations.create("session-a")
+
+    assistant.chat("session-a", conversation.id, "船长是谁？", ["库"]).close()
+
+    assert assistant.conversations.messages(conversation.id, "session-a") == []

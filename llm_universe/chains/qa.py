@@ -185,7 +185,7 @@ def pick_sentences(settings: Settings, question: str, sources: list[Source], cou
     candidates = [(sentence, source) for source in sources for sentence in split_sentences(source.text)]
     if not candidates:
         return []
-    embeddings = get_embeddings(settings.embedding_provider)
+    embeddings = get_embeddings(settings.embedding_provider, settings)
     query_vector = np.asarray(embeddings.embed_query(question))
     sentence_vectors = np.asarray(embeddings.embed_documents([sentence for sentence, _ in candidates]))
     similarity = sentence_vectors @ query_vector

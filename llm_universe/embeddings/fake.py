@@ -37,3 +37,8 @@ class FakeEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed one query string."""
         return self._embed(text)
+
+
+def build_embeddings(target) -> FakeEmbeddings:
+    """Return fake embeddings of the target's dimension."""
+    return FakeEmbeddings(dimension=target.dimension)

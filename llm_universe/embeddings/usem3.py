@@ -49,3 +49,8 @@ class USEEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed one query string."""
         return self.embed_documents([text])[0]
+
+
+def build_embeddings(target) -> USEEmbeddings:
+    """Return the bundled model; it has no settings, so `target` is ignored."""
+    return USEEmbeddings()

@@ -1,5 +1,5 @@
-"""LLM providers behind one registry; see `get_chat_model` and `PROVIDERS`."""
+"""LLM providers behind one registry; see `resolve_target`, `get_chat_model`, `check_connection` and `PROVIDERS`."""
 
-from llm_universe.llms.registry import PROVIDERS, ChatTarget, ProviderSpec, get_chat_model, resolve_target
+from llm_universe.llms.registry import PROVIDERS, ChatTarget, ProviderSpec, get_chat_model, get_provider, resolve_target
 
-__all__ = ["PROVIDERS", "ChatTarget", "ProviderSpec", "get_chat_model", "resolve_target"]
+__all__ = ["PROVIDERS", "ChatTarget", "ProviderSpec", "get_chat_model", "get_provider", "resolve_target"]

@@ -30,3 +30,9 @@ class FakeChatModel(BaseChatModel):
         reply = self._reply(messages)
         for start in range(0, len(reply), 8):
             yield ChatGenerationChunk(message=AIMessageChunk(content=reply[start:start + 8]))
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata={"finish_reason": "stop"}))
+
+
+def build_chat_model(target) -> FakeChatModel:
+    """Return the fake chat model; `target` is ignored."""
+    return FakeChatModel()
