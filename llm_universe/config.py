@@ -18,6 +18,7 @@ DEFAULT_DATA_DIR = "./data_base"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+ANSWER_POLICIES = ("strict", "balanced", "open")
 
 # Provider variables that have a dedicated Settings field; `provider_value` reads these from the field.
 DEDICATED_PROVIDER_FIELDS = {
@@ -28,6 +29,17 @@ DEDICATED_PROVIDER_FIELDS = {
 
 # The sample knowledge base shipped in the repository, indexed on first start.
 SAMPLE_KB_DIR = Path(__file__).resolve().parent.parent / "data_base" / "knowledge_db" / "sample"
+
+
+# With LLM_UNIVERSE_LLM_PROVIDER=auto, the first provider whose variable is set answers: (provider id, variable).
+AUTO_PROVIDERS = (
+    ("openai", "OPENAI_API_KEY"),
+    ("zhipu", "ZHIPUAI_API_KEY"),
+    ("spark", "SPARK_API_PASSWORD"),
+    ("ernie", "QIANFAN_API_KEY"),
+    ("openai-compatible", "OPENAI_COMPATIBLE_MODEL"),
+    ("llama-cpp", "LLAMA_CPP_MODEL_PATH"),
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -55,7 +67,20 @@ class Settings:
     chunk_size: int = 500
     chunk_overlap: int = 50
     top_k: int = 5
+    # Retrieval (see llm_universe/retrieval.py). The relevance gate refuses a question when the best
+    # retrieved chunk scores below `relevance_threshold`; the fusion weights scale each ranked list's
+    # reciprocal-rank term 1 / (rrf_k + rank); `retrieval_candidates` is the depth of each list.
     relevance_threshold: float = 0.2
+    dense_weight: float = 1.0
+    lexical_weight: float = 0.3
+    rrf_k: int = 60
+    retrieval_candidates: int = 30
+    use_mmr: bool = False
+    mmr_lambda: float = 0.7
+    answer_policy: str = "balanced"
+    # Token budget: `context_window` overrides the model's window (tokens); `answer_tokens` is kept free for the reply.
+    context_window: int | None = None
+    answer_tokens: int = 1024
     sample_kb: bool = True
     max_upload_mb: int = 200
     ingest_workers: int = 1
@@ -65,6 +90,20 @@ class Settings:
         _require(0 <= self.chunk_overlap < self.chunk_size, "chunk_overlap", self.chunk_overlap,
                  "must be >= 0 and < chunk_size")
         _require(self.top_k > 0, "top_k", self.top_k, "must be > 0")
+        _require(self.dense_weight >= 0, "dense_weight", self.dense_weight, "must be >= 0")
+        _require(self.lexical_weight >= 0, "lexical_weight", self.lexical_weight, "must be >= 0")
+        _require(self.dense_weight + self.lexical_weight > 0, "lexical_weight", self.lexical_weight,
+                 "dense_weight and lexical_weight must not both be 0")
+        _require(self.rrf_k > 0, "rrf_k", self.rrf_k, "must be > 0")
+        _require(self.retrieval_candidates > 0, "retrieval_candidates", self.retrieval_candidates, "must be > 0")
+        _require(0.0 <= self.mmr_lambda <= 1.0, "mmr_lambda", self.mmr_lambda, "must be 0-1")
+        _require(-1.0 <= self.relevance_threshold <= 2.0, "relevance_threshold", self.relevance_threshold,
+                 "must be between -1 and 2")
+        _require(self.answer_policy in ANSWER_POLICIES, "answer_policy", self.answer_policy,
+                 "must be one of " + ", ".join(ANSWER_POLICIES))
+        _require(self.context_window is None or self.context_window >= 512, "context_window", self.context_window,
+                 "must be >= 512 tokens")
+        _require(self.answer_tokens > 0, "answer_tokens", self.answer_tokens, "must be > 0")
         _require(1 <= self.ingest_workers <= 16, "ingest_workers", self.ingest_workers, "must be 1-16")
         _require(0 < self.port < 65536, "port", self.port, "must be 1-65535")
         _require(0.0 <= self.temperature <= 2.0, "temperature", self.temperature, "must be 0-2")
@@ -99,10 +138,13 @@ class Settings:
 
     @property
     def resolved_llm_provider(self) -> str:
-        """Return the LLM provider id to use: 'auto' means OpenAI when a key is set, else no LLM."""
+        """Return the LLM provider id to use: 'auto' picks the first provider of AUTO_PROVIDERS that is configured."""
         if self.llm_provider != "auto":
             return self.llm_provider
-        return "openai" if self.openai_api_key else "none"
+        for provider, variable in AUTO_PROVIDERS:
+            if self.provider_value(variable):
+                return provider
+        return "none"
 
     def provider_value(self, name: str | None) -> str | None:
         """Return the value of provider variable `name` (e.g. 'ZHIPUAI_API_KEY'), or None when unset or blank.
@@ -160,6 +202,16 @@ class Settings:
             "chunk_size": _int(env, "LLM_UNIVERSE_CHUNK_SIZE", 500),
             "chunk_overlap": _int(env, "LLM_UNIVERSE_CHUNK_OVERLAP", 50),
             "top_k": _int(env, "LLM_UNIVERSE_TOP_K", 5),
+            "relevance_threshold": _float(env, "LLM_UNIVERSE_RELEVANCE_THRESHOLD", 0.2),
+            "dense_weight": _float(env, "LLM_UNIVERSE_DENSE_WEIGHT", 1.0),
+            "lexical_weight": _float(env, "LLM_UNIVERSE_LEXICAL_WEIGHT", 0.3),
+            "rrf_k": _int(env, "LLM_UNIVERSE_RRF_K", 60),
+            "retrieval_candidates": _int(env, "LLM_UNIVERSE_RETRIEVAL_CANDIDATES", 30),
+            "use_mmr": _flag(env, "LLM_UNIVERSE_MMR", False),
+            "mmr_lambda": _float(env, "LLM_UNIVERSE_MMR_LAMBDA", 0.7),
+            "answer_policy": (env.get("LLM_UNIVERSE_ANSWER_POLICY") or "balanced").strip().lower(),
+            "context_window": _int(env, "LLM_UNIVERSE_CONTEXT_WINDOW", 0) or None,
+            "answer_tokens": _int(env, "LLM_UNIVERSE_ANSWER_TOKENS", 1024),
             "sample_kb": env.get("LLM_UNIVERSE_SAMPLE_KB", "1").strip().lower() not in {"0", "false", "no", "off"},
             "max_upload_mb": _int(env, "LLM_UNIVERSE_MAX_UPLOAD_MB", 200),
             "ingest_workers": _int(env, "LLM_UNIVERSE_INGEST_WORKERS", 1),
@@ -193,6 +245,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigurationError(name=name, value=raw, reason="must be an integer") from None
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(name=name, value=raw, reason="must be 1/0, true/false, yes/no or on/off")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:

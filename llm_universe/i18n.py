@@ -298,10 +298,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "模型名称",
         "en": "Model",
     },
-    "ui.model_placeholder": {
-        "zh": "留空则使用默认模型",
-        "en": "Leave empty for the default model",
-    },
     "ui.api_key": {
         "zh": "API 密钥",
         "en": "API key",
@@ -311,43 +307,31 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Kept in this page only and never written to disk, logs or the conversation history; enter it again "
         "after a reload.",
     },
-    "ui.upload_target": {
-        "zh": "上传到已有知识库",
-        "en": "Upload into an existing knowledge base",
-    },
-    "ui.new_kb_name": {
-        "zh": "或新建知识库",
-        "en": "Or create a new knowledge base",
-    },
-    "ui.new_kb_placeholder": {
-        "zh": "新知识库的名称（填写后优先使用）",
-        "en": "Name of the new knowledge base (used when filled in)",
-    },
     "ui.files": {
-        "zh": "文件",
-        "en": "Files",
+        "zh": "文件（可多选，也可以是 zip 压缩包）",
+        "en": "Files (several at once, or zip archives)",
     },
     "ui.upload_hint": {
         "zh": "支持的文件类型：{types}。单个文件不超过 {max_mb} MB。",
         "en": "Supported file types: {types}. Each file can be up to {max_mb} MB.",
     },
     "ui.upload": {
-        "zh": "上传并建立索引",
-        "en": "Upload and index",
+        "zh": "上传并在后台建立索引",
+        "en": "Upload and index in the background",
     },
     "ui.upload_no_kb": {
-        "zh": "请选择一个已有知识库，或填写新知识库的名称。",
-        "en": "Choose an existing knowledge base or enter a name for a new one.",
+        "zh": "请先在上方选择或新建一个知识库，再上传文件。",
+        "en": "Choose or create a knowledge base above before uploading files.",
     },
     "ui.kb_created": {
         "zh": "已新建知识库「{name}」。",
         "en": "Created knowledge base '{name}'.",
     },
     "ui.upload_summary": {
-        "zh": "知识库「{kb}」：新增 {added} 个文件，更新 {updated} 个，未变化 {unchanged} 个，失败 {failed} 个；"
-        "本次写入 {chunks} 个文本块。",
-        "en": "Knowledge base '{kb}': {added} files added, {updated} updated, {unchanged} unchanged, "
-        "{failed} failed; {chunks} chunks written.",
+        "zh": "新增 {added} 个文件，更新 {updated} 个，未变化 {unchanged} 个，失败 {failed} 个，跳过 {skipped} 个，"
+        "取消 {cancelled} 个；写入 {chunks} 个文本块。",
+        "en": "{added} files added, {updated} updated, {unchanged} unchanged, {failed} failed, {skipped} skipped, "
+        "{cancelled} cancelled; {chunks} chunks written.",
     },
     "ui.upload_failed_file": {
         "zh": "{name}：{error}",
@@ -356,10 +340,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ui.upload_skipped_file": {
         "zh": "已跳过 {item}",
         "en": "Skipped {item}",
-    },
-    "ui.progress": {
-        "zh": "{stage}：{name}（第 {position}/{total} 个文件）",
-        "en": "{stage}: {name} (file {position} of {total})",
     },
     "ui.stage.parse": {
         "zh": "解析",
@@ -390,8 +370,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "### Knowledge bases",
     },
     "ui.kb_none": {
-        "zh": "还没有知识库。选择文件并填写新知识库的名称即可创建。",
-        "en": "There are no knowledge bases yet. Choose files and enter a name for a new one to create it.",
+        "zh": "还没有知识库。在下方填写名称即可新建。",
+        "en": "There are no knowledge bases yet. Enter a name below to create one.",
     },
     "ui.kb_column_name": {
         "zh": "名称",
@@ -440,6 +420,354 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ui.console_start_failed": {
         "zh": "无法在 {host}:{port} 启动网页界面：{error}。请用 --port 换一个端口。",
         "en": "Could not start the web UI on {host}:{port}: {error}. Choose another port with --port.",
+    },
+    # Web interface: knowledge-base management, background jobs, model settings and the stop button.
+    "ui.stop": {
+        "zh": "停止",
+        "en": "Stop",
+    },
+    "ui.stopped": {
+        "zh": "已停止生成，已生成的部分回答已保留。",
+        "en": "Generation stopped; the partial answer was kept.",
+    },
+    "ui.model_info": {
+        "zh": "可从列表中选择，也可以直接输入模型名称；留空则使用默认模型。",
+        "en": "Pick a model from the list or type its name; leave it empty for the default model.",
+    },
+    "ui.temperature": {
+        "zh": "温度",
+        "en": "Temperature",
+    },
+    "ui.temperature_info": {
+        "zh": "0–2：越低回答越稳定，越高越多样。",
+        "en": "0–2: lower gives steadier answers, higher more varied ones.",
+    },
+    "ui.api_key_placeholder": {
+        "zh": "留空则使用 .env 中配置的密钥",
+        "en": "Leave empty to use the key from .env",
+    },
+    "ui.test_connection": {
+        "zh": "测试连接",
+        "en": "Test connection",
+    },
+    "ui.model_status_llm": {
+        "zh": "回答方式：{name}（温度 {temperature}）",
+        "en": "Answering with: {name} (temperature {temperature})",
+    },
+    "ui.models_unavailable": {
+        "zh": "无法读取模型列表，下拉框中列出的是常用模型。{error}",
+        "en": "Could not read the model list, so the dropdown offers common models. {error}",
+    },
+    "ui.provider_unavailable": {
+        "zh": "{name}（{state}）",
+        "en": "{name} ({state})",
+    },
+    "ui.provider_base_url": {
+        "zh": "接口地址：{url}（可在 .env 中用 {variable} 修改）",
+        "en": "Base URL: {url} (change it with {variable} in .env)",
+    },
+    "ui.provider_key_set": {
+        "zh": "密钥：已在 {variable} 中配置。",
+        "en": "API key: set in {variable}.",
+    },
+    "ui.provider_key_missing": {
+        "zh": "密钥：未配置。请在 .env 中设置 {variable}，或在下方填写只在本次会话中使用的密钥。",
+        "en": "API key: not set. Set {variable} in .env, or enter a key below for this session only.",
+    },
+    "ui.provider_key_session": {
+        "zh": "密钥：使用下方填写的密钥，只在本次会话中使用。",
+        "en": "API key: the one entered below, for this session only.",
+    },
+    "ui.provider_model_path": {
+        "zh": "模型文件由 .env 中的 {variable} 指定，不能在界面中修改。",
+        "en": "The model file is set by {variable} in .env and cannot be changed in the UI.",
+    },
+    "ui.kb_new_name": {
+        "zh": "新知识库名称",
+        "en": "New knowledge base name",
+    },
+    "ui.kb_new_placeholder": {
+        "zh": "新知识库的名称（任意名称，可以使用中文）",
+        "en": "Name of a new knowledge base (any name, Chinese included)",
+    },
+    "ui.kb_create": {
+        "zh": "新建知识库",
+        "en": "Create",
+    },
+    "ui.kb_manage": {
+        "zh": "当前知识库",
+        "en": "Current knowledge base",
+    },
+    "ui.kb_manage_info": {
+        "zh": "下面的重命名、删除、上传和文件列表都针对这个知识库。",
+        "en": "Renaming, deleting, uploads and the file list below apply to this knowledge base.",
+    },
+    "ui.kb_rename_to": {
+        "zh": "新名称",
+        "en": "New name",
+    },
+    "ui.kb_rename_placeholder": {
+        "zh": "输入新名称后点击「重命名」",
+        "en": "Enter a new name, then click Rename",
+    },
+    "ui.kb_rename": {
+        "zh": "重命名",
+        "en": "Rename",
+    },
+    "ui.kb_delete": {
+        "zh": "删除知识库",
+        "en": "Delete",
+    },
+    "ui.kb_delete_question": {
+        "zh": "**确定要删除知识库「{kb}」吗？** 其中的 {files} 个文件、{chunks} 个文本块及其索引都会被永久删除，无法恢复。",
+        "en": "**Delete knowledge base '{kb}'?** Its {files} files, {chunks} chunks and their indexes are "
+        "deleted permanently.",
+    },
+    "ui.kb_delete_confirm": {
+        "zh": "确认删除",
+        "en": "Delete permanently",
+    },
+    "ui.cancel": {
+        "zh": "取消",
+        "en": "Cancel",
+    },
+    "ui.kb_deleted": {
+        "zh": "已删除知识库「{name}」。",
+        "en": "Deleted knowledge base '{name}'.",
+    },
+    "ui.kb_renamed": {
+        "zh": "已将知识库「{old}」重命名为「{new}」。",
+        "en": "Renamed knowledge base '{old}' to '{new}'.",
+    },
+    "ui.kb_none_selected": {
+        "zh": "请先选择一个知识库。",
+        "en": "Choose a knowledge base first.",
+    },
+    "ui.kb_busy": {
+        "zh": "知识库「{name}」有正在进行的后台任务。请等任务结束或取消后再试。",
+        "en": "Knowledge base '{name}' has a background job in progress. Wait until it ends, or cancel it, "
+        "then try again.",
+    },
+    "ui.kb_rebuild": {
+        "zh": "用新模型重建",
+        "en": "Rebuild with the new model",
+    },
+    "ui.kb_other_model": {
+        "zh": "与当前默认的嵌入模型不同",
+        "en": "differs from the default embedding model",
+    },
+    "ui.kb_other_model_notice": {
+        "zh": "知识库「{kb}」是用嵌入模型 {model} 建立的，当前默认的嵌入模型是 {default}。它仍可正常检索；如需改用新模型，请点击「用新模型重建」。",
+        "en": "Knowledge base '{kb}' was built with embedding model {model}, and the default is now "
+        "{default}. It still works; to switch it to the new model, click \"Rebuild with the new model\".",
+    },
+    "ui.kb_column_failed": {
+        "zh": "失败文件",
+        "en": "Failed",
+    },
+    "ui.kb_column_size": {
+        "zh": "占用空间",
+        "en": "Size on disk",
+    },
+    "ui.kb_column_updated": {
+        "zh": "最后更新",
+        "en": "Last update",
+    },
+    "ui.upload_heading": {
+        "zh": "### 上传文件到「{kb}」",
+        "en": "### Upload files into '{kb}'",
+    },
+    "ui.upload_heading_none": {
+        "zh": "### 上传文件",
+        "en": "### Upload files",
+    },
+    "ui.folder": {
+        "zh": "文件夹",
+        "en": "Folder",
+    },
+    "ui.upload_skipped_types": {
+        "zh": "已跳过文件夹中 {count} 个不支持的文件：{names}",
+        "en": "Skipped {count} files of unsupported types in the folder: {names}",
+    },
+    "ui.session_missing": {
+        "zh": "页面还没有加载完成，请稍后再试。",
+        "en": "The page has not finished loading; try again in a moment.",
+    },
+    "ui.jobs_cancel": {
+        "zh": "取消任务",
+        "en": "Cancel jobs",
+    },
+    "ui.jobs_cancelling": {
+        "zh": "正在取消 {count} 个任务；正在处理的文件会回到处理前的状态。",
+        "en": "Cancelling {count} jobs; the file in progress goes back to its state before the job.",
+    },
+    "ui.job_title_ingest": {
+        "zh": "上传到「{kb}」",
+        "en": "Upload into '{kb}'",
+    },
+    "ui.job_title_rebuild": {
+        "zh": "用新模型重建「{kb}」",
+        "en": "Rebuild '{kb}' with the new model",
+    },
+    "ui.job_queued": {
+        "zh": "排队中，等待前面的任务完成…",
+        "en": "Queued behind other jobs…",
+    },
+    "ui.job_files": {
+        "zh": "已完成 {done}/{total} 个文件",
+        "en": "{done} of {total} files done",
+    },
+    "ui.job_stage": {
+        "zh": "{stage}：{name}",
+        "en": "{stage}: {name}",
+    },
+    "ui.job_stage_count": {
+        "zh": "（{done}/{total} {unit}）",
+        "en": "({done}/{total} {unit})",
+    },
+    "ui.unit_chunks": {
+        "zh": "块",
+        "en": "chunks",
+    },
+    "ui.unit_pages": {
+        "zh": "页",
+        "en": "pages",
+    },
+    "ui.job_remaining": {
+        "zh": "预计还需 {time}",
+        "en": "about {time} left",
+    },
+    "ui.duration_seconds": {
+        "zh": "{count} 秒",
+        "en": "{count} s",
+    },
+    "ui.duration_minutes": {
+        "zh": "{count} 分钟",
+        "en": "{count} min",
+    },
+    "ui.upload_done": {
+        "zh": "「{kb}」上传完成：",
+        "en": "Upload into '{kb}' finished:",
+    },
+    "ui.upload_cancelled": {
+        "zh": "「{kb}」的上传已取消：",
+        "en": "Upload into '{kb}' cancelled:",
+    },
+    "ui.upload_cancelled_files": {
+        "zh": "已取消，未写入：{names}",
+        "en": "Cancelled, nothing written: {names}",
+    },
+    "ui.rebuild_done": {
+        "zh": "知识库「{kb}」已用新模型重建。",
+        "en": "Knowledge base '{kb}' was rebuilt with the new model.",
+    },
+    "ui.rebuild_cancelled": {
+        "zh": "知识库「{kb}」的重建已取消，它仍使用原来的模型。",
+        "en": "Rebuilding '{kb}' was cancelled; it keeps its previous model.",
+    },
+    "ui.job_failed": {
+        "zh": "「{kb}」的任务失败：{error}",
+        "en": "The job on '{kb}' failed: {error}",
+    },
+    "ui.stage.ocr": {
+        "zh": "OCR 识别",
+        "en": "OCR",
+    },
+    "ui.files_heading": {
+        "zh": "### 「{kb}」中的文件",
+        "en": "### Files in '{kb}'",
+    },
+    "ui.files_heading_none": {
+        "zh": "### 文件",
+        "en": "### Files",
+    },
+    "ui.files_no_kb": {
+        "zh": "还没有知识库。请先在上方新建一个。",
+        "en": "There is no knowledge base yet. Create one above.",
+    },
+    "ui.files_none": {
+        "zh": "知识库「{kb}」中还没有文件。",
+        "en": "Knowledge base '{kb}' has no files yet.",
+    },
+    "ui.file_column_name": {
+        "zh": "文件名",
+        "en": "File",
+    },
+    "ui.file_column_status": {
+        "zh": "状态",
+        "en": "Status",
+    },
+    "ui.file_column_chunks": {
+        "zh": "文本块",
+        "en": "Chunks",
+    },
+    "ui.file_column_pages": {
+        "zh": "页数",
+        "en": "Pages",
+    },
+    "ui.file_column_size": {
+        "zh": "大小",
+        "en": "Size",
+    },
+    "ui.file_column_updated": {
+        "zh": "更新时间",
+        "en": "Updated",
+    },
+    "ui.file_column_error": {
+        "zh": "失败原因",
+        "en": "Failure reason",
+    },
+    "ui.file_status.pending": {
+        "zh": "等待中",
+        "en": "Pending",
+    },
+    "ui.file_status.parsing": {
+        "zh": "解析中",
+        "en": "Parsing",
+    },
+    "ui.file_status.ocr": {
+        "zh": "OCR 识别中",
+        "en": "Running OCR",
+    },
+    "ui.file_status.splitting": {
+        "zh": "分块中",
+        "en": "Splitting",
+    },
+    "ui.file_status.embedding": {
+        "zh": "向量化中",
+        "en": "Embedding",
+    },
+    "ui.file_status.indexed": {
+        "zh": "已索引",
+        "en": "Indexed",
+    },
+    "ui.file_status.failed": {
+        "zh": "失败",
+        "en": "Failed",
+    },
+    "ui.file_select": {
+        "zh": "选择文件",
+        "en": "File",
+    },
+    "ui.file_remove": {
+        "zh": "移除文件",
+        "en": "Remove file",
+    },
+    "ui.file_reindex": {
+        "zh": "重新索引",
+        "en": "Re-index",
+    },
+    "ui.file_none_selected": {
+        "zh": "请先选择一个文件。",
+        "en": "Choose a file first.",
+    },
+    "ui.file_removed": {
+        "zh": "已移除 {name}（{chunks} 个文本块）。",
+        "en": "Removed {name} ({chunks} chunks).",
+    },
+    "ui.file_reindexed": {
+        "zh": "已重新索引 {name}：{chunks} 个文本块。",
+        "en": "Re-indexed {name}: {chunks} chunks.",
     },
     # LLM and embedding providers: errors beyond the basic ones above, connection tests and `doctor`.
     "error.provider_quota": {
@@ -539,9 +867,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "(Extractive answer: no LLM is configured, so these are the most relevant passages from the knowledge base)",
     },
     "answer.extractive_hint": {
-        "zh": "提示：在 .env 中设置 OPENAI_API_KEY（以及可选的 OPENAI_BASE_URL、OPENAI_MODEL）即可获得大模型生成的回答。",
-        "en": "Tip: set OPENAI_API_KEY (and optionally OPENAI_BASE_URL and OPENAI_MODEL) in .env to get answers "
-        "written by an LLM.",
+        "zh": "提示：在 .env 中配置任一大模型服务（如 OPENAI_API_KEY、ZHIPUAI_API_KEY），或在「模型设置」中选择服务并填写密钥，"
+        "即可获得大模型生成的回答。运行 python -m llm_universe doctor 可检查配置。",
+        "en": "Tip: configure an LLM provider in .env (for example OPENAI_API_KEY or ZHIPUAI_API_KEY), or pick a provider "
+        "and enter a key under Model settings, to get answers written by an LLM. Run python -m llm_universe doctor to "
+        "check the configuration.",
     },
     "answer.not_found": {
         "zh": "知识库中没有找到与该问题相关的内容。",

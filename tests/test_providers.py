@@ -442,9 +442,12 @@ def test_settings_repr_hides_values():
     assert "ZHIPUAI_API_KEY" in repr(settings)
 
 
-def test_auto_provider_stays_openai_or_none():
-    assert Settings.from_env({"ZHIPUAI_API_KEY": "a.b"}).resolved_llm_provider == "none"
-    assert Settings.from_env({"OPENAI_API_KEY": "sk-x"}).resolved_llm_provider == "openai"
+def test_auto_provider_first_configured():
+    assert Settings.from_env({}).resolved_llm_provider == "none"
+    assert Settings.from_env({"ZHIPUAI_API_KEY": "a.b"}).resolved_llm_provider == "zhipu"
+    assert Settings.from_env({"OPENAI_API_KEY": "sk-x", "ZHIPUAI_API_KEY": "a.b"}).resolved_llm_provider == "openai"
+    assert Settings.from_env({"OPENAI_COMPATIBLE_MODEL": "qwen2.5"}).resolved_llm_provider == "openai-compatible"
+    assert Settings.from_env({"ZHIPUAI_API_KEY": "a.b", "LLM_UNIVERSE_LLM_PROVIDER": "none"}).resolved_llm_provider == "none"
 
 
 # Shared retry helper ----------------------------------------------------------------------------
