@@ -1,4 +1,4 @@
-"""Command line: `python -m llm_universe kb|ingest|remove|reindex|ask|serve|doctor`.
+"""Command line: `python -m llm_universe kb|ingest|remove|reindex|ask|eval|serve|doctor`.
 
 Every command accepts `--json` for machine-readable output. Exit codes: 0 success, 1 user error
 (with a readable message on stderr), 2 usage error (argparse).
@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from llm_universe.config import Settings
 from llm_universe.errors import LLMUniverseError
@@ -66,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(default: $LLM_UNIVERSE_LLM_PROVIDER, else openai when OPENAI_API_KEY is set)")
     ask.add_argument("--model", help="model name for the provider (default: the provider's *_MODEL variable)")
     ask.add_argument("-k", "--top-k", type=int, help="number of sources to retrieve (default 5)")
+    ask.add_argument("--retrieval-question", help="retrieve with this text instead of the question (no rewrite)")
+    ask.add_argument("--trace", action="store_true",
+                     help="with --json, include the retrieval trace (scores per chunk, prompt, tokens, seconds)")
     _add_json(ask)
+
+    add_eval_parser(commands)
 
     serve = commands.add_parser("serve", help="start the web UI (same as python app.py)")
     add_serve_arguments(serve)
@@ -78,6 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the provider section of .env.example generated from the provider tables")
     _add_json(doctor)
     return parser
+
+
+def add_eval_parser(commands) -> None:
+    """Add `eval QA.jsonl --kb NAME` and `eval export-bad-cases`."""
+    evaluation = commands.add_parser(
+        "eval", help="measure retrieval (hit@k, MRR, relevance gate) on a QA set, or export bad cases",
+        description="eval QA.jsonl --kb NAME [--kb NAME2]: hit@1/3/5 and MRR overall and per kind, and the relevance "
+                    "gate on unanswerable items. eval export-bad-cases [--kb NAME] [--output FILE]: write the 👎 and "
+                    "corrected answers as QA items.")
+    evaluation.add_argument("qa_file", metavar="QA.jsonl|export-bad-cases",
+                            help="QA set in JSON Lines, or export-bad-cases")
+    evaluation.add_argument("--kb", action="append",
+                            help="knowledge base name (repeat for several); required to evaluate, a filter for export")
+    evaluation.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid",
+                            help="retrieval to evaluate (default hybrid)")
+    evaluation.add_argument("--mmr", action="store_true", help="pick the top chunks by maximal marginal relevance")
+    evaluation.add_argument("--threshold", type=float,
+                            help="relevance gate threshold (default: $LLM_UNIVERSE_RELEVANCE_THRESHOLD)")
+    evaluation.add_argument("--provider", help="LLM provider that rewrites follow-up questions (default: none, the "
+                                               "key terms of the previous question are carried over)")
+    evaluation.add_argument("--model", help="model name for --provider")
+    evaluation.add_argument("--output", help="export-bad-cases: JSON Lines file to write (default: standard output)")
+    _add_json(evaluation)
 
 
 def _provider_ids() -> list[str]:
@@ -114,17 +143,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def configure_logging(verbose: bool = False) -> None:
     """Send log lines to stderr; info by default, debug with --verbose."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = logging.DEBUG if verbose else logging.INFO
+    root = logging.getLogger()
+    configured = bool(root.handlers)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not configured:
+        # bm25s sets its own logger to DEBUG when imported, so the level is also enforced at the handler.
+        for handler in root.handlers:
+            handler.setLevel(level)
     for noisy in ("httpx", "chromadb", "jieba", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def load_env_file() -> None:
     """Load `.env` from the working directory into the environment (existing variables win)."""
-    from dotenv import load_dotenv
+    from dotenv import find_dotenv, load_dotenv
 
-    load_dotenv(override=False)
+    load_dotenv(find_dotenv(usecwd=True), override=False)
 
 
 def _print_error(message: str, args: argparse.Namespace) -> None:
@@ -235,22 +270,83 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     result = None
     for event in _assistant(settings).ask(args.question, args.kb, provider=args.provider, model=args.model,
-                                          lang=settings.language):
+                                          lang=settings.language, retrieval_question=args.retrieval_question):
         if isinstance(event, AnswerResult):
             result = event
         elif not args.json:
             print(event, end="", flush=True)
     assert result is not None
     if args.json:
-        print(json.dumps(result.to_dict(settings.language), ensure_ascii=False, indent=2))
+        print(json.dumps(result.to_dict(settings.language, include_trace=args.trace), ensure_ascii=False, indent=2))
     else:
         print()
+        if result.rewritten_question != args.question.strip():
+            print(f"retrieval question: {result.rewritten_question}")
         for source in result.sources:
             page = f" p.{source.page}" if source.page else ""
             print(f"[{source.index}] {source.source}{page} ({source.score:.3f})")
     if result.error is not None:
         print(result.error.message(settings.language), file=sys.stderr)
         return 1
+    return 0
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `eval QA.jsonl --kb NAME` (exit 0 when it ran) or `eval export-bad-cases`."""
+    from llm_universe.evaluation import evaluate, load_qa
+    from llm_universe.llms.registry import resolve_target
+
+    if args.qa_file == "export-bad-cases":
+        return _export_bad_cases(args, settings)
+    if not args.kb:
+        print("python -m llm_universe eval: error: --kb is required to evaluate a QA set", file=sys.stderr)
+        return 2
+    try:
+        qa_set = load_qa(args.qa_file)
+    except FileNotFoundError:
+        raise LLMUniverseError("error.file_not_found", path=args.qa_file) from None
+    if not qa_set.items:
+        raise LLMUniverseError("error.qa_empty", path=args.qa_file, skipped=len(qa_set.skipped_for_review))
+    target = resolve_target(settings, provider=args.provider, model=args.model) if args.provider else None
+    report = evaluate(_assistant(settings).knowledge_bases, qa_set.items, args.kb, settings, mode=args.mode,
+                      target=target, use_mmr=True if args.mmr else None, threshold=args.threshold)
+    report["skipped_for_review"] = qa_set.skipped_for_review
+    return _emit(args, report, _render_eval(report))
+
+
+def _render_eval(report: dict) -> str:
+    """Return the evaluation report as a plain-text table."""
+    lines = [f"{'kind':<14}{'n':>4}{'hit@1':>8}{'hit@3':>8}{'hit@5':>8}{'MRR':>8}{'gated':>8}"]
+    rows = [("overall", {**report["overall"], **report["gate"]})] + list(report["by_kind"].items())
+    for kind, metrics in rows:
+        cells = [f"{metrics[key]:>8.3f}" if isinstance(metrics.get(key), float) else f"{'-':>8}"
+                 for key in ("hit@1", "hit@3", "hit@5", "mrr", "unanswerable_gated")]
+        lines.append(f"{kind:<14}{metrics.get('count', report['items']):>4}" + "".join(cells))
+    gate = report["gate"]
+    lines.append(f"gate threshold {gate['threshold']}: unanswerable gated {gate.get('unanswerable_gated', '-')}, "
+                 f"answerable refused {gate.get('answerable_refused', '-')}, suggested threshold "
+                 f"{gate.get('suggested_threshold')}")
+    if report["misses"]:
+        lines.append("misses (no hit in the top 5): " + ", ".join(report["misses"]))
+    if report.get("skipped_for_review"):
+        lines.append(f"skipped {len(report['skipped_for_review'])} items marked for review")
+    return "\n".join(lines)
+
+
+def _export_bad_cases(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the 👎 and corrected answers as QA-set lines to --output or standard output."""
+    assistant = _assistant(settings)
+    kb_names = args.kb or [None]
+    items = [item for name in kb_names for item in assistant.bad_cases(name)]
+    items = list({item["id"]: item for item in items}.values())
+    lines = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+    if args.output:
+        Path(args.output).write_text(lines, encoding="utf-8")
+        review = sum(1 for item in items if item.get("review"))
+        print(f"wrote {len(items)} items to {args.output} ({review} need review: fill in source, evidence and kind, "
+              "then remove \"review\")", file=sys.stderr)
+    else:
+        print(lines, end="")
     return 0
 
 
@@ -280,6 +376,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "remove": run_remove,
     "reindex": run_reindex,
     "ask": run_ask,
+    "eval": run_eval,
     "serve": run_serve,
     "doctor": run_doctor,
 }

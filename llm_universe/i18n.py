@@ -291,8 +291,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "LLM provider",
     },
     "ui.provider_default": {
-        "zh": "默认配置（{name}）",
-        "en": "Default configuration ({name})",
+        "zh": "默认配置：{name}",
+        "en": "Default configuration: {name}",
     },
     "ui.model": {
         "zh": "模型名称",
@@ -463,8 +463,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{name} ({state})",
     },
     "ui.provider_base_url": {
-        "zh": "接口地址：{url}（可在 .env 中用 {variable} 修改）",
-        "en": "Base URL: {url} (change it with {variable} in .env)",
+        "zh": "接口地址：`{url}`（可在 .env 中用 {variable} 修改）",
+        "en": "Base URL: `{url}` (change it with {variable} in .env)",
     },
     "ui.provider_key_set": {
         "zh": "密钥：已在 {variable} 中配置。",
@@ -861,6 +861,49 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "有检查未通过，请按上面的提示处理。",
         "en": "Some checks failed; follow the hints above.",
     },
+    # Retrieval, evaluation, feedback and corrections (llm_universe/retrieval.py, evaluation.py, feedback.py).
+    "error.prompt_too_long": {
+        "zh": "问题太长：约 {tokens} 个词元，超出了模型的上下文窗口（{window}）。请缩短问题，或设置更大的 LLM_UNIVERSE_CONTEXT_WINDOW。",
+        "en": "The question is too long: about {tokens} tokens, more than the model's context window ({window}). "
+        "Shorten it, or set a larger LLM_UNIVERSE_CONTEXT_WINDOW.",
+    },
+    "error.qa_invalid": {
+        "zh": "评测集 {path} 第 {line} 行无效：{reason}。每行应是一个包含 id、question、source、evidence、kind 的 JSON 对象。",
+        "en": "Line {line} of the QA set {path} is invalid: {reason}. Each line must be a JSON object with id, question, "
+        "source, evidence and kind.",
+    },
+    "error.qa_empty": {
+        "zh": "评测集 {path} 中没有可评测的条目（{skipped} 条标记为待审核，已跳过）。",
+        "en": "The QA set {path} has no items to evaluate ({skipped} marked for review were skipped).",
+    },
+    "error.feedback_rating": {
+        "zh": "评价值无效：{rating}。只能是 1（👍）或 -1（👎）。",
+        "en": "Invalid rating: {rating}. Use 1 (👍) or -1 (👎).",
+    },
+    "error.feedback_not_found": {
+        "zh": "找不到编号为 {id} 的评价。",
+        "en": "Feedback {id} was not found.",
+    },
+    "error.message_not_found": {
+        "zh": "找不到这条回答（编号 {id}），它可能已随对话一起删除。",
+        "en": "Answer {id} was not found; it may have been deleted with its conversation.",
+    },
+    "error.correction_empty": {
+        "zh": "纠正后的答案不能为空。",
+        "en": "The corrected answer must not be empty.",
+    },
+    "error.correction_not_found": {
+        "zh": "找不到编号为 {id} 的纠正。",
+        "en": "Correction {id} was not found.",
+    },
+    "error.correction_no_kb": {
+        "zh": "无法确定纠正要存入哪个知识库，请指定知识库。",
+        "en": "Could not tell which knowledge base the correction belongs to; name the knowledge base.",
+    },
+    "error.nothing_to_rerun": {
+        "zh": "这个对话里还没有可以重新检索的问题。",
+        "en": "This conversation has no question to run again yet.",
+    },
     # Text placed inside answers.
     "answer.extractive_label": {
         "zh": "（摘录式回答：未配置大模型，以下是知识库中最相关的原文）",
@@ -888,6 +931,38 @@ MESSAGES: dict[str, dict[str, str]] = {
     "answer.page": {
         "zh": "第 {page} 页",
         "en": "page {page}",
+    },
+    "answer.nearest_sources": {
+        "zh": "下面列出了知识库中最接近的资料，供参考。",
+        "en": "The closest passages in the knowledge base are listed below for reference.",
+    },
+    "answer.general_notice": {
+        "zh": "（以下回答来自模型的通用知识，知识库中没有找到相关资料）",
+        "en": "(This answer comes from the model's general knowledge; nothing relevant was found in the knowledge base)",
+    },
+    "answer.correction_prefix": {
+        "zh": "（用户纠正）",
+        "en": "(User correction) ",
+    },
+    "answer.correction_source": {
+        "zh": "用户纠正 #{id}",
+        "en": "User correction #{id}",
+    },
+    "answer.label_knowledge_base": {
+        "zh": "来自知识库",
+        "en": "From the knowledge base",
+    },
+    "answer.label_general_knowledge": {
+        "zh": "通用知识（非知识库内容）",
+        "en": "General knowledge (not from the knowledge base)",
+    },
+    "answer.label_not_found": {
+        "zh": "知识库中未找到",
+        "en": "Not found in the knowledge base",
+    },
+    "answer.retrieval_question": {
+        "zh": "检索用问题",
+        "en": "Retrieval question",
     },
 }
 

@@ -120,3 +120,36 @@ def test_rebuild_switches_model(settings, manager, runner, tmp_path):
     assert before.collection_name not in collections
     assert other.search(["库"], "蓝鲸号的船长", k=1)[0][1].metadata["source"] == "note.md"
     assert manager.files("库")[0]["status"] == "indexed"
+
+
+def test_partial_file_hidden_from_search(runner, manager, tmp_path, monkeypatch):
+    note = tmp_path / "note.md"
+    note.write_text("蓝鲸号飞船的船长叫做林默。", encoding="utf-8")
+    manager.ingest([note], "库")
+    first_batch_written = threading.Event()
+    release = threading.Event()
+    from llm_universe.embeddings.fake import FakeEmbeddings
+
+    original = FakeEmbeddings.embed_documents
+    calls = []
+
+    def pause_after_first_batch(self, texts):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            first_batch_written.set()
+            release.wait(timeout=30)
+        return original(self, texts)
+
+    monkeypatch.setattr(FakeEmbeddings, "embed_documents", pause_after_first_batch)
+    job = runner.submit_ingest([corpus_file("extra/oi-wiki/python.md")], "库", owner="me")
+    assert first_batch_written.wait(timeout=60)
+
+    kb = manager.get("库")
+    vector_sources = {hit.metadata["source"] for hit in manager.index(kb).query(FakeEmbeddings().embed_query("Python"), 50)}
+    lexical_ids = [hit.chunk_id for hit in manager.lexical(kb).search("Python 列表", 50)]
+    release.set()
+    runner.wait(job.id, timeout=120)
+
+    assert vector_sources == {"note.md"}
+    assert lexical_ids == []
+    assert "python.md" in {hit.metadata["source"] for hit in manager.index(kb).query(FakeEmbeddings().embed_query("Python"), 50)}

@@ -39,13 +39,13 @@ def test_create_chinese_name(manager):
     assert [item.name for item in manager.list()] == ["机器学习 笔记 📚"]
 
 
-def test_create_records_manifest(manager):
+def test_create_records_manifest(manager, settings):
     kb = manager.create("库")
 
     assert kb.embedding_provider == "fake"
     assert kb.embedding_model == "fake-bigram-hash"
     assert kb.embedding_dimension == 64
-    assert (kb.chunk_size, kb.chunk_overlap) == (500, 50)
+    assert (kb.chunk_size, kb.chunk_overlap) == (settings.chunk_size, settings.chunk_overlap)
 
 
 def test_create_duplicate_rejected(manager):

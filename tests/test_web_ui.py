@@ -26,7 +26,7 @@ from browser import (  # noqa: F401 - `browser` is a fixture
 from playwright.sync_api import expect
 
 from llm_universe.errors import ConfigurationError
-from llm_universe.web.app import UploadProgress, check_public_access
+from llm_universe.web.app import check_public_access
 from llm_universe.web.render import render_answer
 
 KB_NAME = "浏览器测试库"
@@ -201,18 +201,6 @@ def test_render_answer_incomplete_mark() -> None:
     html = render_answer("```python\nprint(", [], "incomplete", "en")
     assert html.startswith("```python\nprint(\n```")
     assert "Incomplete answer" in html
-
-
-def test_upload_progress_fractions() -> None:
-    calls: list[tuple[float, str]] = []
-    progress = UploadProgress(lambda fraction, desc: calls.append((fraction, desc)), "en")
-    progress("parse", "a.md", 0, 2)
-    progress("embed", "a.md", 32, 64)
-    progress("done", "a.md", 1, 2)
-    progress("parse", "b.md", 1, 2)
-    progress("done", "b.md", 2, 2)
-    assert [fraction for fraction, _ in calls] == [0.0, 0.25, 0.5, 0.5, 1.0]
-    assert calls[1][1] == "Embedding: a.md (file 1 of 2)"
 
 
 def test_public_host_needs_login() -> None:

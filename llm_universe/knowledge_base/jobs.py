@@ -97,6 +97,27 @@ class JobRunner:
         self._pool.submit(self._run, job, work, None)
         return job
 
+    def submit_reindex(self, file_name: str, kb_name: str, owner: str) -> Job:
+        """Queue parsing, splitting and embedding a stored file again."""
+        job = self._register("reindex", kb_name, owner, total_files=1)
+
+        def work() -> None:
+            job.report = self.manager.reindex(file_name, kb_name, progress=self._progress(job))
+
+        self._pool.submit(self._run, job, work, None)
+        return job
+
+    def submit_resume(self, owner: str) -> Job:
+        """Queue resuming the files that an interrupted ingestion left pending (run once at start-up)."""
+        job = self._register("resume", "", owner, total_files=0)
+
+        def work() -> None:
+            reports = self.manager.resume_interrupted(progress=self._progress(job))
+            job.files_done = job.total_files = sum(len(report.added + report.updated) for report in reports)
+
+        self._pool.submit(self._run, job, work, None)
+        return job
+
     def cancel(self, job_id: str, owner: str) -> bool:
         """Ask a job of `owner` to stop; return whether such a job was found still queued or running."""
         job = self._jobs.get(job_id)
@@ -162,9 +183,12 @@ class JobRunner:
     def _progress(job: Job):
         def update(stage: str, name: str, done: int, total: int) -> None:
             job.stage, job.current_file = stage, name
+            if stage in {"parse", "done", "failed"}:
+                # Folders and archives are expanded inside the job, so the file count is known only now.
+                job.total_files = total
             if stage in {"done", "failed"}:
                 job.files_done = done
-            else:
+            elif stage != "parse":
                 job.stage_done, job.stage_total = done, total
 
         return update

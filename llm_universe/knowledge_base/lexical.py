@@ -69,9 +69,11 @@ class LexicalIndex:
     _cache: dict[tuple[str, str], tuple[tuple, object, list[str]]] = {}
     _cache_lock = threading.Lock()
 
-    def __init__(self, db: Database, kb_id: str) -> None:
+    def __init__(self, db: Database, kb_id: str, hidden_ingests: frozenset[str] = frozenset()) -> None:
         self.db = db
         self.kb_id = kb_id
+        # Ingestions still being written: their chunks are left out of search results.
+        self.hidden_ingests = hidden_ingests
         with db.connect() as connection:
             connection.executescript(SCHEMA)
 
@@ -120,9 +122,18 @@ class LexicalIndex:
         known = [token for token in tokens if token in model.vocab_dict]
         if not known:
             return []
-        results, scores = model.retrieve([known], k=min(k, len(ids)), show_progress=False)
-        return [LexicalHit(chunk_id=ids[int(i)], score=float(s))
-                for i, s in zip(results[0], scores[0]) if float(s) > 0]
+        depth = min(len(ids), k + self._hidden_count(ids))
+        results, scores = model.retrieve([known], k=depth, show_progress=False)
+        hits = [LexicalHit(chunk_id=ids[int(i)], score=float(s))
+                for i, s in zip(results[0], scores[0]) if float(s) > 0 and not self._hidden(ids[int(i)])]
+        return hits[:k]
+
+    def _hidden(self, chunk_id: str) -> bool:
+        parts = chunk_id.split("-")  # chunk ids have the form <file id>-<ingest id>-<n>
+        return len(parts) == 3 and parts[1] in self.hidden_ingests
+
+    def _hidden_count(self, ids: list[str]) -> int:
+        return sum(1 for chunk_id in ids if self._hidden(chunk_id)) if self.hidden_ingests else 0
 
     def _model(self):
         """Return (BM25 model, chunk ids in index order), rebuilt when the stored chunks changed."""

@@ -23,13 +23,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llm_universe.config import Settings
+from llm_universe.config import ANSWER_POLICIES, Settings
 from llm_universe.db import Database
 from llm_universe.documents import SUPPORTED_EXTENSIONS, ChineseTextSplitter, load_document
 from llm_universe.embeddings.registry import describe_embeddings, get_embeddings
 from filelock import FileLock, Timeout
 
 from llm_universe.errors import (
+    ConfigurationError,
     EmbeddingMismatchError,
     FileNotInKnowledgeBase,
     FileTooLarge,
@@ -72,6 +73,8 @@ class KnowledgeBase:
     created_at: str
     updated_at: str
     generation: int = 0
+    # 'strict', 'balanced' or 'open'; None follows LLM_UNIVERSE_ANSWER_POLICY (see chains/qa.py).
+    answer_policy: str | None = None
 
     @property
     def collection_name(self) -> str:
@@ -256,12 +259,19 @@ class KnowledgeBaseManager:
         return self.settings.knowledge_dir / kb.id
 
     def index(self, kb: KnowledgeBase) -> VectorIndex:
-        """Return the Chroma collection of `kb`."""
-        return VectorIndex(self._client, kb.collection_name)
+        """Return the Chroma collection of `kb`; its queries skip chunks of files still being written."""
+        return VectorIndex(self._client, kb.collection_name, hidden_ingests=self._pending_ingests(kb))
 
     def lexical(self, kb: KnowledgeBase) -> LexicalIndex:
-        """Return the BM25 index of `kb`."""
-        return LexicalIndex(self.db, kb.id)
+        """Return the BM25 index of `kb`; its searches skip chunks of files still being written."""
+        return LexicalIndex(self.db, kb.id, hidden_ingests=self._pending_ingests(kb))
+
+    def _pending_ingests(self, kb: KnowledgeBase) -> frozenset[str]:
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                "SELECT pending_ingest FROM files WHERE kb_id = ? AND pending_ingest IS NOT NULL", (kb.id,)
+            ).fetchall()
+        return frozenset(row[0] for row in rows)
 
     def check_embeddings(self, kb: KnowledgeBase) -> None:
         """Raise EmbeddingMismatchError when the KB's embedding provider no longer gives the model it was built with.
@@ -703,6 +713,41 @@ class KnowledgeBaseManager:
             thread_lock = self._locks.setdefault(kb_id, threading.Lock())
         with thread_lock, self._file_lock(kb_id):
             yield
+
+    # Answer policy and user corrections ---------------------------------------------------------
+
+    def set_answer_policy(self, name: str, policy: str | None) -> KnowledgeBase:
+        """Set how questions on this KB are answered: 'strict', 'balanced', 'open', or None for the default.
+
+        Raises ConfigurationError for another value and KnowledgeBaseNotFound for an unknown name.
+        """
+        kb = self.get(name)
+        if policy is not None and policy not in ANSWER_POLICIES:
+            raise ConfigurationError(name="answer_policy", value=policy, reason="must be one of " + ", ".join(ANSWER_POLICIES))
+        with self.db.connect() as connection:
+            connection.execute("UPDATE knowledge_bases SET answer_policy = ? WHERE id = ?", (policy, kb.id))
+        logger.info("answer policy of %s set to %s", kb.name, policy or "default")
+        return self.get(kb.name)
+
+    def add_correction_chunk(self, name: str, chunk_id: str, text: str, metadata: dict) -> None:
+        """Embed and store a user correction as a chunk of the KB (Chroma and BM25), outside any file.
+
+        The chunk has file id 0, which no file gets, and its chunk id as ingest id, so it can be
+        removed on its own with `remove_correction_chunk`.
+        """
+        kb = self.get(name)
+        self.check_embeddings(kb)
+        vector = get_embeddings(kb.embedding_provider, self.settings).embed_documents([text])
+        with self._lock(kb.id):
+            self.index(kb).add([chunk_id], [text], vector, [{**metadata, "file_id": 0, "ingest_id": chunk_id}])
+            self.lexical(kb).add([chunk_id], [text], file_id=0, ingest_id=chunk_id)
+
+    def remove_correction_chunk(self, name: str, chunk_id: str) -> None:
+        """Delete a correction chunk added by `add_correction_chunk` from both indexes."""
+        kb = self.get(name)
+        with self._lock(kb.id):
+            self.index(kb).delete_where({"$and": [{"file_id": 0}, {"ingest_id": chunk_id}]})
+            self.lexical(kb).delete_file(0, ingest_id=chunk_id)
 
     # Search ------------------------------------------------------------------------------------
 

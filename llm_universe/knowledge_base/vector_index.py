@@ -42,10 +42,12 @@ class VectorHit:
 class VectorIndex:
     """The Chroma collection of one knowledge base."""
 
-    def __init__(self, client: chromadb.ClientAPI, collection_name: str) -> None:
+    def __init__(self, client: chromadb.ClientAPI, collection_name: str, hidden_ingests: frozenset[str] = frozenset()) -> None:
         self.collection = client.get_or_create_collection(
             name=collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
+        # Ingestions still being written: their chunks are not shown to queries until the file is complete.
+        self.hidden_ingests = hidden_ingests
 
     def add(self, ids: list[str], texts: list[str], embeddings: list[list[float]], metadatas: list[dict]) -> None:
         """Upsert chunks with precomputed embeddings (re-running an interrupted write is harmless)."""
@@ -75,8 +77,9 @@ class VectorIndex:
         """Return the `k` chunks nearest to `embedding`, best first."""
         if self.collection.count() == 0:
             return []
+        where = {"ingest_id": {"$nin": sorted(self.hidden_ingests)}} if self.hidden_ingests else None
         result = self.collection.query(
-            query_embeddings=[embedding], n_results=k, include=["documents", "metadatas", "distances"]
+            query_embeddings=[embedding], n_results=k, where=where, include=["documents", "metadatas", "distances"]
         )
         return [
             VectorHit(chunk_id=cid, text=text or "", metadata=dict(meta or {}), score=1.0 - float(distance))

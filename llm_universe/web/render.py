@@ -1,4 +1,4 @@
-"""Turn stored conversations, sources and ingest reports into the Markdown/HTML the web UI shows.
+"""Turn stored conversations and their sources into the Markdown/HTML the chat shows.
 
 Pure functions without Gradio, so a live answer and the same answer restored after a page reload
 are rendered by the same code.
@@ -10,7 +10,6 @@ import html
 
 from llm_universe.conversations import Conversation, Message
 from llm_universe.i18n import translate
-from llm_universe.knowledge_base.manager import IngestReport
 
 EXCERPT_CHARS = 400
 
@@ -74,37 +73,3 @@ def conversation_choices(conversations: list[Conversation], lang: str) -> list[t
     """Return (title, id) pairs for the conversation list, with a placeholder title for untitled ones."""
     untitled = translate("ui.untitled_conversation", lang)
     return [(conversation.title or untitled, conversation.id) for conversation in conversations]
-
-
-def render_ingest_report(kb_name: str, report: IngestReport, lang: str) -> str:
-    """Return a Markdown summary of an upload: counts per outcome, then one line per failed or skipped file."""
-    summary = translate(
-        "ui.upload_summary", lang, kb=kb_name, added=len(report.added), updated=len(report.updated),
-        unchanged=len(report.unchanged), failed=len(report.failed), chunks=report.chunks,
-    )
-    # NOTE: the manager stores failure reasons already translated into Settings.language, so after a
-    # language switch they can differ from the rest of the page.
-    lines = ["- " + translate("ui.upload_failed_file", lang, name=item["name"], error=item["error"])
-             for item in report.failed]
-    lines += ["- " + translate("ui.upload_skipped_file", lang, item=item) for item in report.skipped]
-    if not lines:
-        return summary
-    return summary + "\n\n" + "\n".join(lines)
-
-
-def render_kb_table(rows: list[dict], lang: str) -> str:
-    """Return a Markdown table of knowledge bases; each row has name, files, chunks and embedding_model."""
-    heading = translate("ui.kb_overview", lang)
-    if not rows:
-        return f"{heading}\n\n{translate('ui.kb_none', lang)}"
-    columns = [translate(key, lang) for key in
-               ("ui.kb_column_name", "ui.kb_column_files", "ui.kb_column_chunks", "ui.kb_column_embedding")]
-    lines = [f"| {' | '.join(columns)} |", "|---|---:|---:|---|"]
-    for row in rows:
-        cells = [_table_cell(row["name"]), str(row["files"]), str(row["chunks"]), _table_cell(row["embedding_model"])]
-        lines.append(f"| {' | '.join(cells)} |")
-    return f"{heading}\n\n" + "\n".join(lines)
-
-
-def _table_cell(text: str) -> str:
-    return html.escape(str(text)).replace("|", "&#124;")
