@@ -64,16 +64,18 @@ class Settings:
     provider_max_retries: int = 2
     provider_retry_delay: float = 1.0
     provider_env: Mapping[str, str] = field(default_factory=dict, hash=False)
-    chunk_size: int = 500
-    chunk_overlap: int = 50
+    chunk_size: int = 800
+    chunk_overlap: int = 80
     top_k: int = 5
     # Retrieval (see llm_universe/retrieval.py). The relevance gate refuses a question when the best
-    # retrieved chunk scores below `relevance_threshold`; the fusion weights scale each ranked list's
-    # reciprocal-rank term 1 / (rrf_k + rank); `retrieval_candidates` is the depth of each list.
-    relevance_threshold: float = 0.2
+    # retrieved chunk scores below `relevance_threshold`. The fusion weights scale each ranked list's
+    # reciprocal-rank term 1 / (rrf_k + rank), and `retrieval_candidates` is the depth of each list.
+    # These defaults and chunk_size were chosen with bench/retrieval.py on eval/dev.jsonl and the
+    # bundled embedding model; `python -m llm_universe eval` suggests a threshold for other setups.
+    relevance_threshold: float = 0.61
     dense_weight: float = 1.0
-    lexical_weight: float = 0.3
-    rrf_k: int = 60
+    lexical_weight: float = 2.0
+    rrf_k: int = 2
     retrieval_candidates: int = 30
     use_mmr: bool = False
     mmr_lambda: float = 0.7
@@ -199,13 +201,13 @@ class Settings:
             "provider_max_retries": _int(env, "LLM_UNIVERSE_MAX_RETRIES", 2),
             "provider_retry_delay": _float(env, "LLM_UNIVERSE_RETRY_DELAY", 1.0),
             "provider_env": _provider_env(env),
-            "chunk_size": _int(env, "LLM_UNIVERSE_CHUNK_SIZE", 500),
-            "chunk_overlap": _int(env, "LLM_UNIVERSE_CHUNK_OVERLAP", 50),
+            "chunk_size": _int(env, "LLM_UNIVERSE_CHUNK_SIZE", 800),
+            "chunk_overlap": _int(env, "LLM_UNIVERSE_CHUNK_OVERLAP", 80),
             "top_k": _int(env, "LLM_UNIVERSE_TOP_K", 5),
-            "relevance_threshold": _float(env, "LLM_UNIVERSE_RELEVANCE_THRESHOLD", 0.2),
+            "relevance_threshold": _float(env, "LLM_UNIVERSE_RELEVANCE_THRESHOLD", 0.61),
             "dense_weight": _float(env, "LLM_UNIVERSE_DENSE_WEIGHT", 1.0),
-            "lexical_weight": _float(env, "LLM_UNIVERSE_LEXICAL_WEIGHT", 0.3),
-            "rrf_k": _int(env, "LLM_UNIVERSE_RRF_K", 60),
+            "lexical_weight": _float(env, "LLM_UNIVERSE_LEXICAL_WEIGHT", 2.0),
+            "rrf_k": _int(env, "LLM_UNIVERSE_RRF_K", 2),
             "retrieval_candidates": _int(env, "LLM_UNIVERSE_RETRIEVAL_CANDIDATES", 30),
             "use_mmr": _flag(env, "LLM_UNIVERSE_MMR", False),
             "mmr_lambda": _float(env, "LLM_UNIVERSE_MMR_LAMBDA", 0.7),

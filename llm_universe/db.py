@@ -1,4 +1,4 @@
-"""The application's SQLite file: knowledge-base manifests, the file registry and conversations.
+"""The application's SQLite file: knowledge-base manifests, the file registry, conversations and feedback.
 
 One short-lived connection per operation, in WAL mode, so the web server's worker threads, a CLI
 process and a background ingest can use the file at the same time.
@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS knowledge_bases (
     chunk_size INTEGER NOT NULL,
     chunk_overlap INTEGER NOT NULL,
     generation INTEGER NOT NULL DEFAULT 0,
+    answer_policy TEXT,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
@@ -58,9 +59,36 @@ CREATE TABLE IF NOT EXISTS messages (
     status TEXT NOT NULL DEFAULT 'complete',
     provider TEXT,
     model TEXT,
+    details TEXT NOT NULL DEFAULT '{}',
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (conversation_id, id);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id INTEGER UNIQUE REFERENCES messages(id) ON DELETE SET NULL,
+    session_id TEXT,
+    knowledge_bases TEXT NOT NULL DEFAULT '[]',
+    question TEXT NOT NULL,
+    retrieval_question TEXT,
+    history TEXT NOT NULL DEFAULT '[]',
+    answer TEXT NOT NULL,
+    sources TEXT NOT NULL DEFAULT '[]',
+    rating INTEGER CHECK (rating IN (-1, 1)),
+    comment TEXT,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS corrections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feedback_id INTEGER NOT NULL REFERENCES feedback(id) ON DELETE CASCADE,
+    kb_id TEXT NOT NULL REFERENCES knowledge_bases(id) ON DELETE CASCADE,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS corrections_by_kb ON corrections (kb_id, id);
 """
 
 
@@ -93,6 +121,8 @@ ADDED_COLUMNS = [
     ("knowledge_bases", "generation", "INTEGER NOT NULL DEFAULT 0"),
     ("files", "parse_quality", "REAL"),
     ("files", "pending_ingest", "TEXT"),
+    ("knowledge_bases", "answer_policy", "TEXT"),
+    ("messages", "details", "TEXT NOT NULL DEFAULT '{}'"),
 ]
 
 

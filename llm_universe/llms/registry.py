@@ -32,6 +32,8 @@ class ProviderSpec:
     bodies are read (see `llms.errors.VENDOR_MODULES`). `key_pattern` is the form of the keys the
     vendor issues: a rejected key of another form gets a message saying so. `requires_package` is an
     import name checked before use, with `install_command` shown when it is missing.
+    `context_window` is the default model's window in tokens, used by the token budget when the model
+    name carries no size ("…-128k") and LLM_UNIVERSE_CONTEXT_WINDOW is unset.
     """
 
     id: str
@@ -56,6 +58,7 @@ class ProviderSpec:
     install_command: str | None = None
     model_is_path: bool = False
     hidden: bool = False
+    context_window: int = 8192
 
     @property
     def factory(self) -> Callable[[ChatTarget], BaseChatModel] | None:
@@ -105,7 +108,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         key_variable="OPENAI_API_KEY", base_url_variable="OPENAI_BASE_URL", model_variable="OPENAI_MODEL",
         default_base_url="https://api.openai.com/v1", default_model="gpt-4o-mini",
         suggested_models=("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1"),
-        module="llm_universe.llms.openai_compatible",
+        module="llm_universe.llms.openai_compatible", context_window=128_000,
         description={"zh": "OpenAI 的对话模型；接口地址可改为网关或代理地址。",
                      "en": "OpenAI chat models; the base URL may point to a gateway or proxy."},
     ),
@@ -114,7 +117,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         key_variable="ZHIPUAI_API_KEY", base_url_variable="ZHIPUAI_BASE_URL", model_variable="ZHIPUAI_MODEL",
         default_base_url="https://open.bigmodel.cn/api/paas/v4", default_model="glm-4-flash",
         suggested_models=("glm-4-flash", "glm-4-air", "glm-4-plus", "glm-4.5-air"),
-        module="llm_universe.llms.zhipu", vendor="zhipu",
+        module="llm_universe.llms.zhipu", vendor="zhipu", context_window=128_000,
         key_pattern=r"[^.\s]+\.[^.\s]+", key_example="<id>.<secret>",
         description={"zh": "智谱开放平台（open.bigmodel.cn）的 GLM 对话模型，通过 zhipuai SDK 调用；密钥形如 id.secret。",
                      "en": "GLM chat models of the Zhipu open platform (open.bigmodel.cn) through the zhipuai SDK; "
@@ -125,7 +128,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         key_variable="SPARK_API_PASSWORD", base_url_variable="SPARK_BASE_URL", model_variable="SPARK_MODEL",
         default_base_url="https://spark-api-open.xf-yun.com/v1", default_model="lite",
         suggested_models=("lite", "generalv3", "pro-128k", "generalv3.5", "max-32k", "4.0Ultra"),
-        module="llm_universe.llms.spark", vendor="spark",
+        module="llm_universe.llms.spark", vendor="spark", context_window=4096,
         description={"zh": "讯飞星火的 OpenAI 兼容 HTTP 接口；密钥是控制台中 HTTP 服务的 APIPassword。",
                      "en": "The OpenAI-compatible HTTP API of iFlytek Spark; the key is the APIPassword of the "
                            "HTTP service in the console."},
@@ -164,6 +167,7 @@ PROVIDERS: dict[str, ProviderSpec] = {
         key_variable=None, base_url_variable=None, model_variable="LLAMA_CPP_MODEL_PATH",
         default_base_url=None, default_model=None, extra_variables=("LLAMA_CPP_N_CTX",),
         module="llm_universe.llms.llama_cpp", vendor="llama-cpp", key_required=False, model_is_path=True,
+        context_window=4096,
         requires_package="llama_cpp", package="llama-cpp-python", install_command="pip install llama-cpp-python",
         description={"zh": "在本进程内用 llama-cpp-python 运行自己下载的 GGUF 模型文件（可选依赖）；"
                            "LLAMA_CPP_N_CTX 是上下文长度（默认 4096）。",
