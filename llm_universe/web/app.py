@@ -67,6 +67,22 @@ APP_CSS = """
 .lu-job-title { font-weight: 600; }
 .lu-job progress { width: 100%; height: 0.8em; }
 .lu-job-detail { font-size: 0.9em; opacity: 0.85; }
+.lu-source summary { cursor: pointer; }
+.lu-source mark { background: #fff1a8; color: inherit; padding: 0 0.1em; }
+.lu-source-correction { border-left-color: #2e86de; }
+.lu-cite { color: var(--color-accent, #2563eb); font-size: 0.85em; vertical-align: super; cursor: help; }
+.lu-answer-meta { margin-top: 0.4em; font-size: 0.85em; display: flex; flex-wrap: wrap; gap: 0.4em 0.8em; }
+.lu-label, .lu-badge { padding: 0.05em 0.5em; border-radius: 0.8em; white-space: nowrap; font-weight: normal; }
+.lu-label-knowledge_base { background: #e3f4e6; color: #1e6b2c; }
+.lu-label-general_knowledge { background: #fff2d6; color: #7a5200; }
+.lu-label-not_found { background: #eceff1; color: #37474f; }
+.lu-badge { font-size: 0.85em; background: #eceff1; color: #37474f; }
+.lu-badge-correction { background: #e1efff; color: #174a8c; }
+.lu-retrieval-question { opacity: 0.8; }
+.lu-trace h4 { margin: 0.8em 0 0.3em; }
+.lu-trace pre { white-space: pre-wrap; font-size: 0.85em; max-height: 24em; overflow: auto; }
+.lu-trace-table th { width: 12em; }
+.lu-trace-chunk:not(.lu-trace-selected) { opacity: 0.6; }
 """
 
 
@@ -94,7 +110,7 @@ class WebApp:
         self.runner.submit_resume(owner="startup")
         self.model_settings = ModelSettingsPanel(settings)
         self.chat = ChatPanel(self.assistant, self.model_settings)
-        self.knowledge = KnowledgePanel(settings, self.assistant.knowledge_bases, self.runner)
+        self.knowledge = KnowledgePanel(settings, self.assistant.knowledge_bases, self.runner, self.assistant)
 
     def build(self) -> gr.Blocks:
         """Create the Blocks with every component and event listener."""
@@ -137,7 +153,7 @@ class WebApp:
         page.language_radio.input(
             self.on_language,
             inputs=[page.language_radio, page.session, page.current, self.knowledge.kb_manage,
-                    *self.model_settings.inputs],
+                    *self.model_settings.inputs, self.chat.trace_state],
             outputs=outputs, api_visibility="private", show_progress="hidden",
         )
         # Another visitor may have created, renamed or deleted knowledge bases meanwhile.
@@ -167,11 +183,11 @@ class WebApp:
         return updates
 
     def on_language(self, lang: str, session_id: str | None, current: dict | None, kb_name: str | None,
-                    provider: str, model: str, temperature: float, api_key: str) -> dict:
-        """Re-label every component in `lang`, re-render the open conversation and remember the choice."""
+                    provider: str, model: str, temperature: float, api_key: str, trace: dict | None) -> dict:
+        """Re-label every component in `lang`, re-render the open conversation and trace, and remember the choice."""
         lang = normalize_language(lang)
         updates = self._page_updates(session_id, (current or {}).get("id"), kb_name, lang)
-        merge_updates(updates, self.chat.page_updates(session_id, (current or {}).get("id"), lang))
+        merge_updates(updates, self.chat.page_updates(session_id, (current or {}).get("id"), lang, trace=trace))
         choice = {"provider": provider, "model": model, "temperature": temperature}
         merge_updates(updates, self.model_settings.page_updates(choice, api_key, lang, restore=False))
         return updates

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from llm_universe.config import Settings
+from llm_universe.config import ANSWER_POLICIES, Settings
 from llm_universe.documents.loaders import SUPPORTED_EXTENSIONS
 from llm_universe.embeddings.registry import describe_embeddings
 from llm_universe.errors import EmbeddingMismatchError, LLMUniverseError
@@ -22,6 +22,7 @@ from llm_universe.i18n import normalize_language, translate
 from llm_universe.knowledge_base.archives import ARCHIVE_SUFFIXES
 from llm_universe.knowledge_base.jobs import Job, JobRunner
 from llm_universe.knowledge_base.manager import KnowledgeBase, KnowledgeBaseManager, sanitize_file_name
+from llm_universe.service import Assistant
 from llm_universe.web.common import PageState, info, label_updates, merge_updates, valid_session, warn
 from llm_universe.web.knowledge_render import (
     ACTIVE_JOB_STATUSES,
@@ -44,10 +45,13 @@ UPLOADABLE_SUFFIXES = {*SUPPORTED_EXTENSIONS, *ARCHIVE_SUFFIXES}
 class KnowledgePanel:
     """The Knowledge tab with its event handlers; `runner` is shared by every visitor of the app."""
 
-    def __init__(self, settings: Settings, manager: KnowledgeBaseManager, runner: JobRunner) -> None:
+    def __init__(self, settings: Settings, manager: KnowledgeBaseManager, runner: JobRunner,
+                 assistant: Assistant | None = None) -> None:
         self.settings = settings
         self.manager = manager
         self.runner = runner
+        # Answer policies are read and set through the Assistant; without one the selector stays empty.
+        self.assistant = assistant
         # Queued and running jobs submitted from the UI by any session: renaming, deleting and file
         # actions on a knowledge base wait until its jobs end.
         self._active_jobs: list[Job] = []
@@ -65,6 +69,7 @@ class KnowledgePanel:
                 self.new_kb_name = gr.Textbox(elem_id="lu-new-kb", show_label=False, scale=4, **labels["new_kb_name"])
                 self.create = gr.Button(elem_id="lu-create-kb", scale=1, min_width=140, **labels["create"])
             self.kb_manage = gr.Dropdown([], value=None, elem_id="lu-kb-manage", **labels["kb_manage"])
+            self.answer_policy = gr.Dropdown(value=None, elem_id="lu-answer-policy", **labels["answer_policy"])
             with gr.Row(equal_height=True):
                 self.rename_to = gr.Textbox(elem_id="lu-rename-to", show_label=False, scale=4, **labels["rename_to"])
                 self.rename = gr.Button(elem_id="lu-rename-kb", scale=1, min_width=110, **labels["rename"])
@@ -115,6 +120,8 @@ class KnowledgePanel:
             "new_kb_name": {"label": t("ui.kb_new_name"), "placeholder": t("ui.kb_new_placeholder")},
             "create": {"value": t("ui.kb_create")},
             "kb_manage": {"label": t("ui.kb_manage"), "info": t("ui.kb_manage_info")},
+            "answer_policy": {"label": t("ui.answer_policy"), "info": t("ui.answer_policy_info"),
+                              "choices": [(t(f"ui.policy.{policy}"), policy) for policy in ANSWER_POLICIES]},
             "rename_to": {"label": t("ui.kb_rename_to"), "placeholder": t("ui.kb_rename_placeholder")},
             "rename": {"value": t("ui.kb_rename")},
             "delete": {"value": t("ui.kb_delete")},
@@ -151,6 +158,7 @@ class KnowledgePanel:
         return {
             self.kb_table: render_kb_table([self._kb_row(kb) for kb in kbs], lang),
             self.kb_manage: gr.update(choices=names, value=kb_name),
+            self.answer_policy: gr.update(value=self._policy(kb_name)),
             self.files_heading: translate(heading_key, lang, kb=_markdown_name(kb_name)),
             self.upload_heading: translate(upload_key, lang, kb=_markdown_name(kb_name)),
             self.file_table: render_file_table(kb_name, rows, lang),
@@ -196,7 +204,7 @@ class KnowledgePanel:
     @property
     def view_outputs(self) -> list:
         """Every component `view_updates` updates."""
-        return [self.kb_table, self.kb_manage, self.files_heading, self.upload_heading, self.file_table,
+        return [self.kb_table, self.kb_manage, self.answer_policy, self.files_heading, self.upload_heading, self.file_table,
                 self.file_select, self.embedding_notice, self.rebuild, self.delete_confirm, self.pending_delete]
 
     # Events ------------------------------------------------------------------------------------
@@ -210,6 +218,8 @@ class KnowledgePanel:
         selection = [chat_kb_select, page.selected]
         common = {"api_visibility": "private", "show_progress": "hidden"}
         self.kb_manage.input(self.on_manage, inputs=[self.kb_manage, lang], outputs=view, **common)
+        self.answer_policy.input(self.on_answer_policy, inputs=[self.kb_manage, self.answer_policy, lang],
+                                 outputs=[self.answer_policy], **common)
         gr.on([self.create.click, self.new_kb_name.submit], self.on_create,
               inputs=[self.new_kb_name, chat_kb_select, lang], outputs=[*view, *selection, self.new_kb_name], **common)
         gr.on([self.rename.click, self.rename_to.submit], self.on_rename,
@@ -247,6 +257,19 @@ class KnowledgePanel:
     def on_manage(self, kb_name: str | None, lang: str) -> dict:
         """Show the chosen knowledge base's files and embedding model."""
         return self.view_updates(kb_name, normalize_language(lang))
+
+    def on_answer_policy(self, kb_name: str | None, policy: str | None, lang: str) -> dict:
+        """Set how the current knowledge base answers when it holds nothing relevant."""
+        lang = normalize_language(lang)
+        if self.assistant is None or self.manager.find(kb_name or "") is None:
+            warn(translate("ui.kb_none_selected", lang), lang)
+            return {self.answer_policy: gr.update(value=None)}
+        ok, _ = self._attempt(lambda: self.assistant.set_answer_policy(kb_name, policy), lang,
+                              "setting the answer policy")
+        if ok:
+            info(translate("ui.answer_policy_saved", lang, kb=kb_name, policy=translate(f"ui.policy.{policy}", lang)),
+                 lang)
+        return {self.answer_policy: gr.update(value=self._policy(kb_name))}
 
     def on_create(self, name: str, selection: list[str] | None, lang: str) -> dict:
         """Create an empty knowledge base and make it the current one."""
@@ -404,6 +427,14 @@ class KnowledgePanel:
         return self.view_updates(kb_name, lang)
 
     # Helpers -----------------------------------------------------------------------------------
+
+    def _policy(self, kb_name: str | None) -> str | None:
+        if self.assistant is None or kb_name is None:
+            return None
+        try:
+            return self.assistant.answer_policy(kb_name)
+        except LLMUniverseError:
+            return None
 
     def _kb_row(self, kb: KnowledgeBase) -> dict:
         return {"name": kb.name, "embedding_model": kb.embedding_model, "updated_at": kb.updated_at,
