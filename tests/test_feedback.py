@@ -240,3 +240,21 @@ def test_cli_eval_exported_cases(assistant, tmp_path, capsys):
 
     assert exit_code == 0
     assert report["overall"]["hit@1"] == 1.0
+
+
+def test_unrelated_correction_not_quoted(settings, tmp_path):
+    from llm_universe.service import Assistant
+
+    assistant = Assistant(settings)
+    assistant.knowledge_bases.create("库")
+    note = tmp_path / "ship.md"
+    note.write_text("蓝鲸号飞船的船长叫做林默。红隼号潜艇的艇长叫做苏晴。", encoding="utf-8")
+    assistant.knowledge_bases.ingest([note], "库")
+    conversation = assistant.conversations.create("s1")
+    first = list(assistant.chat("s1", conversation.id, "蓝鲸号飞船的船长是谁？", ["库"]))[-1]
+    assistant.correct("s1", first.message_id, "蓝鲸号飞船的船长是林默上校。", "库")
+
+    result = list(assistant.ask("红隼号潜艇的艇长是谁？", ["库"]))[-1]
+
+    assert "问题：" not in result.answer
+    assert result.used_correction is False

@@ -282,7 +282,10 @@ class _Generation:
         for source in result.sources:
             source.cited = source.index in cited
             source.highlights = [highlight.to_dict() for highlight in highlights.get(source.index, [])]
-        result.used_correction = any(source.cited and source.is_correction for source in result.sources)
+        # Only a correction stored for this same question counts; an unrelated one that happened to be cited does not.
+        match = self._matching_correction()
+        result.used_correction = match is not None and any(
+            source.cited and source.chunk_id == match.chunk_id for source in result.sources)
         result.label = answer_label(self.mode, bool(cited), result.answer)
         result.trace = self._trace()
 
@@ -399,6 +402,8 @@ def extractive_answer(settings: Settings, question: str, sources: list[Source], 
         answer = str(correction.metadata.get("correction_answer", "")).strip()
         yield f"{translate('answer.correction_prefix', lang)}{answer} [{number}]\n\n"
         sources = [source for source in sources if source.index != number]
+    # Corrections stored for other questions are not evidence for this one: their "问题：…" lines would be quoted.
+    sources = [source for source in sources if not source.is_correction]
     picked = pick_sentences(settings, question, sources, EXTRACTIVE_SENTENCES if correction is None else 1)
     if not picked and correction is None:
         yield translate("answer.not_found", lang) + "\n\n"
