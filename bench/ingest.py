@@ -60,6 +60,21 @@ def run(corpus: Path, embedding: str, workers: int = 1) -> dict:
     }
 
 
+def measure_ocr(corpus: Path) -> dict | None:
+    """Time reading the scanned sample PDF, which goes through OCR on every page; None when it is absent."""
+    from llm_universe.documents import load_document
+
+    scans = sorted(corpus.rglob("*扫描件.pdf"))
+    if not scans:
+        return None
+    started = time.perf_counter()
+    documents = load_document(scans[0])
+    seconds = time.perf_counter() - started
+    pages = sum(1 for doc in documents if doc.metadata.get("ocr"))
+    return {"file": scans[0].name, "ocr_pages": pages, "seconds": round(seconds, 3),
+            "pages_per_second": round(pages / seconds, 3) if seconds else None}
+
+
 def machine() -> dict:
     """Return a short description of the machine the figures come from."""
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
@@ -77,7 +92,7 @@ def main() -> int:
     args = parser.parse_args()
 
     runs = [run(args.corpus.resolve(), args.embedding, workers) for workers in args.workers]
-    result = {"machine": machine(), "command": " ".join(sys.argv), "runs": runs}
+    result = {"machine": machine(), "command": " ".join(sys.argv), "runs": runs, "ocr": measure_ocr(args.corpus.resolve())}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     print(json.dumps(result, ensure_ascii=False, indent=2))
