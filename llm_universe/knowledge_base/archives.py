@@ -1,8 +1,8 @@
 """Safe extraction of uploaded zip archives.
 
-Archives come from users, so every member is checked before anything is written: no absolute
-paths or `..` components, no symlinks, no nested archives, a cap on the number of members, on
-the total uncompressed size and on the compression ratio (zip bombs).
+Archives come from users, so every member is checked before anything is written. Absolute paths,
+`..` components, symlinks and nested archives are refused. The number of members, the total
+uncompressed size and the compression ratio (zip bombs) are capped.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ class LexicalHit:
 
 
 class LexicalIndex:
-    """Store chunk tokens for one knowledge base and answer BM25 queries over them."""
+    """Store chunk tokens for one knowledge base and run BM25 queries over them."""
 
     _cache: dict[tuple[str, str], tuple[tuple, object, list[str]]] = {}
     _cache_lock = threading.Lock()

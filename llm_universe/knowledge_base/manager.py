@@ -1,6 +1,6 @@
 """Named knowledge bases: manifests, the file registry, source files and their Chroma collections.
 
-A knowledge base (KB) has a display name (any Unicode text) and a stable id; the id names its
+A knowledge base (KB) has a display name (any Unicode text) and a stable id. The id names its
 source folder `knowledge_db/<id>/` and its Chroma collection `kb_<id>`, so Chinese names, renames
 and odd characters never reach the file system or Chroma.
 """
@@ -298,8 +298,8 @@ class KnowledgeBaseManager:
                 cancel: threading.Event | None = None) -> KnowledgeBase:
         """Re-embed every stored chunk with `embedding_provider` and switch the knowledge base to it.
 
-        The new vectors go into a new collection while questions keep using the old one; the manifest
-        then switches in one transaction and the old collection is dropped. Cancelling leaves the
+        The new vectors go into a new collection while questions keep using the old one. Then the
+        manifest switches in one transaction and the old collection is dropped. Cancelling leaves the
         knowledge base on its old model.
         """
         kb = self.get(name)
@@ -422,7 +422,7 @@ class KnowledgeBaseManager:
         """Index one file and return its outcome: 'added', 'updated' or 'unchanged'.
 
         The file is staged in `<kb folder>/.incoming/` first, so an interrupted ingestion can resume
-        from it after a restart; it replaces the stored source only once all its chunks are written.
+        from it after a restart. It replaces the stored source only once all its chunks are written.
         """
         self._check_file(path, name)
         content_hash = file_sha256(path)
