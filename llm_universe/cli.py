@@ -221,7 +221,8 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if manager.find(args.kb) is None:
         manager.create(args.kb)
     report = manager.ingest(args.paths, args.kb, progress=_progress_printer())
-    return _emit(args, report.to_dict(), _ingest_summary(report))
+    _emit(args, report.to_dict(), _ingest_summary(report))
+    return 1 if report.failed else 0
 
 
 def run_reindex(args: argparse.Namespace, settings: Settings) -> int:

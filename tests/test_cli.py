@@ -62,7 +62,7 @@ def test_ingest_report_keys(fake_env, tmp_path):
     bad = tmp_path / "broken.docx"
     bad.write_bytes(b"not a zip file")
 
-    report = json.loads(run_cli(fake_env, "ingest", str(good), str(bad), "--kb", "新库", "--json").stdout)
+    report = json.loads(run_cli(fake_env, "ingest", str(good), str(bad), "--kb", "新库", "--json", check_exit=1).stdout)
 
     assert report["added"] == ["笔记.md"]
     assert report["unchanged"] == []
@@ -202,3 +202,13 @@ def test_ingest_zip_and_workers(fake_env, tmp_path):
     report = json.loads(run_cli(fake_env, "ingest", str(archive), "--kb", "库", "--workers", "2", "--json").stdout)
 
     assert sorted(report["added"]) == ["资料_a.md", "资料_b.txt"]
+
+
+def test_bad_data_dir_message(fake_env, tmp_path):
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x", encoding="utf-8")
+
+    completed = run_cli(fake_env, "--data-dir", str(not_a_folder / "sub"), "kb", "list", check_exit=1)
+
+    assert "数据目录不可写" in completed.stderr
+    assert "Traceback" not in completed.stderr

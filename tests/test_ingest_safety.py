@@ -256,3 +256,46 @@ def wait_for_partial_write(database: Path, settings, timeout: float = 120) -> st
             time.sleep(1.0)  # let two or three batches reach Chroma
             return row[1]
     raise AssertionError("the ingest subprocess never reached the embedding stage")
+
+
+def test_zip_gbk_member_names(manager, tmp_path):
+    archive = tmp_path / "windows.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr(zipfile.ZipInfo("abcdefgh.txt"), "内容。".encode())
+    # Rewrite the name the way Windows' zip stores it: GBK bytes (same length here), no UTF-8 flag.
+    archive.write_bytes(archive.read_bytes().replace(b"abcdefgh.txt", "中文名字.txt".encode("gbk")))
+
+    report = manager.ingest([archive], "库")
+
+    assert report.added == ["windows_中文名字.txt"]
+
+
+def test_symlinked_folder_rejected(manager, tmp_path):
+    folder = tmp_path / "real"
+    folder.mkdir()
+    (folder / "a.md").write_text("内容。", encoding="utf-8")
+    link = tmp_path / "linkdir"
+    link.symlink_to(folder, target_is_directory=True)
+
+    report = manager.ingest([link], "库")
+
+    assert report.added == []
+    assert report.failed[0]["error"].startswith("文件 linkdir 是符号链接")
+
+
+def test_sample_kb_completes_after_interrupted_start(settings, tmp_path):
+    from llm_universe.knowledge_base import ensure_sample_kb
+
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    (sample / "一.md").write_text("第一个文件。", encoding="utf-8")
+    (sample / "二.md").write_text("第二个文件。", encoding="utf-8")
+    manager = KnowledgeBaseManager(settings)
+    manager.create("示例知识库", kb_id="sample")
+    manager.ingest([sample / "一.md"], "示例知识库")  # the first start was killed after one file
+
+    report = ensure_sample_kb(manager, source_dir=sample)
+
+    assert report.unchanged == ["一.md"]
+    assert report.added == ["二.md"]
+    assert ensure_sample_kb(manager, source_dir=sample) is None

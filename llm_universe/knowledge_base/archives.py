@@ -83,13 +83,27 @@ def _unsafe_reason(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """Return the member's name, re-decoded as GB18030 when the zip did not mark it UTF-8.
+
+    zipfile decodes unflagged names as cp437, but Windows' built-in zip and Chinese tools write them
+    in the local code page (GBK), which would otherwise show as 「╓╨╬─」.
+    """
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
 def _extract_member(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> tuple[Path, str]:
     """Write one member under `target` with a numbered file name; return (path, display name).
 
     The display name joins the member's folders with "_" ("docs/a.md" becomes "docs_a.md"), so two
     members with the same base name in different folders stay two files in the knowledge base.
     """
-    parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+    parts = PurePosixPath(_member_name(info).replace("\\", "/")).parts
     display = "_".join(part for part in parts if part not in {"", "."})
     target.mkdir(parents=True, exist_ok=True)
     destination = target / f"{len(list(target.iterdir())):05d}{PurePosixPath(display).suffix}"

@@ -148,7 +148,7 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
     skipped: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if not path.is_dir():
+        if not path.is_dir() or path.is_symlink():  # a symlinked folder is rejected like a symlinked file
             result.append(path)
             continue
         for found in sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))):

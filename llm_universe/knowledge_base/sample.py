@@ -28,10 +28,12 @@ def ensure_sample_kb(
     sample knowledge base does not get it back at the next start.
     """
     marker = manager.settings.data_dir / MARKER_NAME
-    if marker.exists() or manager.find(SAMPLE_KB_NAME) is not None or not source_dir.is_dir():
+    if marker.exists() or not source_dir.is_dir():
         return None
     logger.info("indexing the sample knowledge base from %s", source_dir)
-    manager.create(SAMPLE_KB_NAME, kb_id=SAMPLE_KB_ID)
+    if manager.find(SAMPLE_KB_NAME) is None:
+        manager.create(SAMPLE_KB_NAME, kb_id=SAMPLE_KB_ID)
+    # Without the marker, an earlier first start was interrupted: files it finished are reported unchanged.
     report = manager.ingest([source_dir], SAMPLE_KB_NAME, progress=progress)
     marker.write_text("sample knowledge base created\n", encoding="utf-8")
     logger.info("sample knowledge base ready: %d files, %d chunks", len(report.added), report.chunks)
