@@ -350,8 +350,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="fake LLM vendor server for manual tries")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--dialect", choices=sorted(PREFIXES), default="openai")
+    parser.add_argument("--fault", help="fault to inject in every chat request, e.g. 401, 429, 500, malformed, cut")
     args = parser.parse_args()
     fake = FakeVendorServer(dialect=args.dialect)
+    fake.fault = args.fault
     fake._server.server_close()
     fake._server = ThreadingHTTPServer(("127.0.0.1", args.port), fake._handler_class())
     print(fake.base_url, flush=True)
