@@ -59,7 +59,7 @@ class Assistant:
 
         Both turns are stored once the answer has finished, was cut off midway, or the caller stopped
         reading (closed the generator, e.g. a stop button); the last two are marked 'incomplete'. So the
-        stored history never holds a question without its reply. A provider failure before any text,
+        stored history never contains a question without its reply. A provider failure before any text,
         or a stop before any text, leaves the conversation unchanged. The turns are stored before the
         AnswerResult is yielded, so its `message_id` (the stored reply) is set for feedback calls.
         """
